@@ -159,3 +159,26 @@ def test_swapped_same_shape_layers_are_caught_by_their_names(fixture, tmp_path):
 
     with pytest.raises(KerasWeightsError, match="sepconv_l3_3_conv"):
         load_keras_weights(fixture_net(), _edited_copy(tmp_path, swap))
+
+
+def test_converter_cli_writes_a_checkpoint_that_reproduces_keras(fixture, tmp_path):
+    """`python -m har.tools.import_deephar WEIGHTS.h5 OUT.ckpt` → a checkpoint evaluate.py loads
+    (PoseModule.load_from_checkpoint with weights_only=True), computing the Keras outputs."""
+    from har.modules.pose_module import PoseModule
+    from har.tools.import_deephar import main
+
+    io, _ = fixture
+    out = tmp_path / "k2.ckpt"
+    main([str(FIXTURE / "weights.h5"), str(out)])
+    module = PoseModule.load_from_checkpoint(out, map_location="cpu", weights_only=True).eval()
+    assert module.hparams.layout == "pa16j" and module.hparams.net["num_blocks"] == 2
+    with torch.no_grad():
+        res = module.net(nhwc_to_nchw(io["input"]))
+    for k in range(2):
+        expected = io[f"output_{k}"]
+        got = torch.cat([res.pose[k], res.visibility[k]], dim=-1).numpy()
+        assert np.abs(got - expected).max() <= TOL
+    # Overrides reach the network; a contradiction with the file is a clear error naming what the file implies.
+    with pytest.raises(KerasWeightsError, match="file implies"):
+        main([str(FIXTURE / "weights.h5"), str(tmp_path / "bad.ckpt"), "model.net.num_blocks=3"])
+    assert not (tmp_path / "bad.ckpt").exists()

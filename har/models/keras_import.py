@@ -252,3 +252,20 @@ def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
         raise KerasWeightsError(f"{h5_path}: {len(to_fill)} network tensors were not filled: "
                                 f"{sorted(to_fill)[:10]}")
     return report
+
+
+def read_keras_config(h5_path: str | Path) -> dict:
+    """The DeepHARPose arguments an original .h5 file implies (what its shapes can tell), e.g. for a converter:
+    ``num_joints, num_blocks, kernel_size, num_context_per_joint, depth_bins, width`` and ``input_size``."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as f:
+        layer_names = [_str(n) for n in f.attrs.get("layer_names", [])]
+        if not layer_names:
+            raise KerasWeightsError(f"{h5_path}: no root attribute 'layer_names' (not a Keras save_weights file)")
+        cfg = _file_config(f, layer_names)
+    keys = ("num_joints", "num_blocks", "kernel_size", "num_context_per_joint", "depth_bins", "width")
+    out = {k: cfg[k] for k in keys if k in cfg}
+    if "heatmap_size" in cfg:
+        out["input_size"] = [int(s) * 8 for s in cfg["heatmap_size"]]
+    return out
