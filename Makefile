@@ -1,0 +1,47 @@
+# har: `make train` and `make test` work on a fresh clone: they create .venv and install requirements first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+export NO_ALBUMENTATIONS_UPDATE := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install train test test-all lint format clean help
+
+help:
+	@echo "make train     install if needed, then train the default experiment (synthetic_pose); ARGS='k=v ...'"
+	@echo "make test      install if needed, then run the test suite (WANDB_MODE=offline)"
+	@echo "make test-all  also the tests marked slow"
+	@echo "make lint      ruff"
+	@echo "make clean     remove caches and run outputs (keeps .venv and data/)"
+
+# Reinstall only when requirements.txt changes (the stamp is newer otherwise): quick when already done.
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+train: install
+	$(PY) train.py $(ARGS)
+
+test: install
+	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow" $(ARGS)
+
+test-all: install
+	WANDB_MODE=offline $(PY) -m pytest -q $(ARGS)
+
+lint: install
+	$(PY) -m ruff check har tests train.py evaluate.py
+	$(PY) -m ruff format --check har tests train.py evaluate.py
+
+format: install
+	$(PY) -m ruff format har tests train.py evaluate.py
+	$(PY) -m ruff check --fix har tests train.py evaluate.py
+
+clean:
+	rm -rf outputs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,21 @@
+"""Evaluate a checkpoint: ``python evaluate.py ckpt_path=PATH [experiment=NAME] [overrides]`` (see README)."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HAR_ROOT", str(Path(__file__).resolve().parent))
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from har.pipeline import evaluate  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

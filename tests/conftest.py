@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny synthetic COCO-format dataset and composed Hydra configs."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HAR_ROOT", str(ROOT))
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+torch.set_num_threads(2)
+
+TINY = {"num_train": 24, "num_val": 8, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_coco(tmp_path_factory) -> Path:
+    """A 24/8-image synthetic dataset in the COCO layout, generated once per test session."""
+    from har.data.synthetic_coco import ensure_synthetic_coco
+
+    root = tmp_path_factory.mktemp("data") / "synthetic_coco"
+    return ensure_synthetic_coco(root, **TINY)
+
+
+def tiny_data_overrides(root: Path) -> list[str]:
+    """Overrides pointing a config at the tiny dataset, with small batches and no worker processes."""
+    return [f"data.root={root}", *(f"data.synthetic.{k}={v}" for k, v in TINY.items()),
+            "data.batch_size=4", "data.num_workers=0", "data.persistent_workers=false"]  # fmt: skip

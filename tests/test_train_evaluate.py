@@ -1,0 +1,69 @@
+"""The CLI end to end, in subprocesses as a user runs it: train.py trains, checkpoints, tests the best
+checkpoint and writes metrics.json/predictions.json; evaluate.py on that checkpoint reproduces the test metric."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from har.layouts import COCO17
+from tests.conftest import ROOT, tiny_data_overrides
+
+
+def run(script: str, *overrides: str) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / script), *overrides], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_coco, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("train_run")
+    run("train.py", f"hydra.run.dir={run_dir}", *tiny_data_overrides(tiny_coco), "trainer.max_epochs=2",
+        "model.net.width=32", "data.input_size=[64,64]", "+trainer.limit_train_batches=3")  # fmt: skip
+    return run_dir
+
+
+def test_train_writes_checkpoints_metrics_and_predictions(trained, tiny_coco):
+    assert (trained / "checkpoints" / "last.ckpt").is_file()
+    best = [p for p in (trained / "checkpoints").glob("epoch_*.ckpt")]
+    assert len(best) == 1
+    metrics = json.loads((trained / "metrics.json").read_text())
+    for key in ("train/loss", "val/pck@0.2", "val/pck@0.2_best", "test/pck@0.2", "test/pck@0.1", "test/loss"):
+        assert isinstance(metrics[key], float), key
+    assert 0.0 <= metrics["test/pck@0.2"] <= 1.0
+    assert list((trained / "overlays").glob("val_overlays_*.png"))
+    # predictions.json is a COCO results file that pycocotools reads against the val annotations.
+    preds = json.loads((trained / "predictions.json").read_text())
+    gt = COCO(str(tiny_coco / "annotations" / "person_keypoints_val2017.json"))
+    assert len(preds) == len([a for a in gt.dataset["annotations"] if a["num_keypoints"] > 0])
+    for p in preds:
+        assert p["category_id"] == 1 and len(p["keypoints"]) == 3 * COCO17.num_joints
+        assert gt.anns[p["gt_id"]]["image_id"] == p["image_id"]
+    gt.loadRes(preds)
+
+
+def test_evaluate_reproduces_the_train_time_test_metric(trained, tiny_coco, tmp_path):
+    best = next((trained / "checkpoints").glob("epoch_*.ckpt"))
+    run("evaluate.py", f"ckpt_path={best}", f"hydra.run.dir={tmp_path}", *tiny_data_overrides(tiny_coco),
+        "data.input_size=[64,64]")  # fmt: skip
+    train_metrics = json.loads((trained / "metrics.json").read_text())
+    eval_metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("test/pck@0.2", "test/pck@0.1", "test/loss"):
+        assert eval_metrics[key] == pytest.approx(train_metrics[key], abs=1e-6), key
+    train_preds = json.loads((trained / "predictions.json").read_text())
+    eval_preds = json.loads((tmp_path / "predictions.json").read_text())
+    assert [p["gt_id"] for p in eval_preds] == [p["gt_id"] for p in train_preds]
+    np.testing.assert_allclose([p["keypoints"] for p in eval_preds], [p["keypoints"] for p in train_preds], atol=2e-3)
+
+
+def test_evaluate_without_a_checkpoint_is_a_clear_error(tmp_path):
+    env = {**os.environ}
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"ckpt_path={tmp_path}/missing.ckpt",
+                           f"hydra.run.dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode != 0 and "checkpoint not found" in proc.stderr + proc.stdout
