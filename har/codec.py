@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 
-def bbox_to_center_size(bbox_xywh: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+def bbox_to_center_size(
+    bbox_xywh: np.ndarray, aspect_ratio: float, padding: float = 1.25
+) -> tuple[np.ndarray, np.ndarray]:
     """Crop window for a person box: centre (2,) and size (2,) = (w, h) in pixels.
 
     The box is grown to the crop's aspect ratio (``aspect_ratio`` = width / height) on its short side, never

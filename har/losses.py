@@ -49,4 +49,3 @@ def pose_loss(
     coord = (per_elem * mask).sum(dim=(1, 2, 3)) / n_valid  # (K,)
     vis = _bce(target_vis.float()[None], pred_vis.float().squeeze(-1)).mean(dim=(1, 2))  # (K,)
     return {"loss": (coord + vis_weight * vis).sum(), "coord": coord.sum(), "vis": vis.sum()}
-

@@ -27,7 +27,12 @@ def test_codec_round_trip_and_inside():
     pts = np.array([[0.0, 0.0], [95.0, 127.0], [40.25, 60.75]])
     np.testing.assert_allclose(codec.decode(codec.encode(pts)), pts)
     np.testing.assert_allclose(codec.decode_torch(torch.tensor(codec.encode(pts))).numpy(), pts, atol=1e-5)
-    assert codec.inside(np.array([[-0.5, 0], [95.49, 127.4], [95.5, 3], [3, -0.6]])).tolist() == [True, True, False, False]
+    assert codec.inside(np.array([[-0.5, 0], [95.49, 127.4], [95.5, 3], [3, -0.6]])).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_window_keeps_aspect_ratio_and_pads():

@@ -49,13 +49,11 @@ def loaded(fixture):
     net.eval()
     submodels = {"Stem": net.stem}
     for b, block in enumerate(net.blocks, start=1):
-        submodels.update({f"rBlock{b}": block.reception, f"SepConv{b}": block.sepconv,
-                          f"RegMap{b}": block.regmap})
+        submodels.update({f"rBlock{b}": block.reception, f"SepConv{b}": block.sepconv, f"RegMap{b}": block.regmap})
         if block.fremap is not None:
             submodels[f"fReMap{b}"] = block.fremap
     seen = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(k, o))
-             for k, m in submodels.items()]
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: seen.__setitem__(k, o)) for k, m in submodels.items()]
     with torch.no_grad():
         out = net(nhwc_to_nchw(io["input"]))
     for hook in hooks:
@@ -82,8 +80,9 @@ def test_raw_heatmaps_match_keras(fixture, loaded, block):
         assert (out.heatmaps - ref).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("name", ["Stem", "rBlock1", "SepConv1", "RegMap1", "fReMap1", "rBlock2", "SepConv2",
-                                  "RegMap2"])
+@pytest.mark.parametrize(
+    "name", ["Stem", "rBlock1", "SepConv1", "RegMap1", "fReMap1", "rBlock2", "SepConv2", "RegMap2"]
+)
 def test_every_submodel_output_matches_keras(fixture, loaded, name):
     """First 8 channels of each top-level sub-model (locates a divergence); relative to the map's scale."""
     io, _ = fixture
@@ -100,8 +99,11 @@ def test_features_are_rblock1_output(loaded):
 def test_report_counts_every_weighted_group(fixture, loaded):
     _, layout = fixture
     _, report, _, _ = loaded
-    expected = {g["layer"]: len(g["weights"]) for g in layout["h5"]["groups"]
-                if g["weights"] and g["layer"] not in ("sSAM", "cSAM", "Agg")}
+    expected = {
+        g["layer"]: len(g["weights"])
+        for g in layout["h5"]["groups"]
+        if g["weights"] and g["layer"] not in ("sSAM", "cSAM", "Agg")
+    }
     assert report == expected
 
 
@@ -149,12 +151,13 @@ def test_leftover_weights_are_an_error(fixture, tmp_path):
 
 def test_swapped_same_shape_layers_are_caught_by_their_names(fixture, tmp_path):
     """sepconv_l3_3 and sepconv_l2_2 have identical shapes: only the explicit names tell them apart."""
+
     def swap(f):
         names = [n.decode() if isinstance(n, bytes) else n for n in f["rBlock1"].attrs["weight_names"]]
         a = [n for n in names if n.startswith("sepconv_l3_3_conv/")]
         b = [n for n in names if n.startswith("sepconv_l2_2_conv/")]
         i, j = names.index(a[0]), names.index(b[0])
-        names[i:i + 2], names[j:j + 2] = b, a
+        names[i : i + 2], names[j : j + 2] = b, a
         f["rBlock1"].attrs["weight_names"] = np.array(names, dtype=object)
 
     with pytest.raises(KerasWeightsError, match="sepconv_l3_3_conv"):

@@ -21,8 +21,9 @@ from har.models.soft_argmax import (
 
 torch.set_num_threads(2)
 
-LAYOUT = (Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "deephar_keras" / "pose2d_k2"
-          / "layout.json")
+LAYOUT = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "deephar_keras" / "pose2d_k2" / "layout.json"
+)
 
 
 def trainable(module: nn.Module) -> int:
@@ -33,8 +34,7 @@ def trainable(module: nn.Module) -> int:
 
 
 def test_mpii_2d_trainable_params_match_original():
-    assert trainable(DeepHARPose(num_joints=16, num_blocks=8, kernel_size=5, num_context_per_joint=2)) \
-        == 14_669_952
+    assert trainable(DeepHARPose(num_joints=16, num_blocks=8, kernel_size=5, num_context_per_joint=2)) == 14_669_952
 
 
 def test_h36m_3d_trainable_params_match_original():
@@ -53,8 +53,13 @@ def test_per_top_layer_trainable_params_match_keras_summary():
     net = DeepHARPose(num_joints=16, num_blocks=2, kernel_size=5, num_context_per_joint=2)
     ours = {"Stem": trainable(net.stem)}
     for b, block in enumerate(net.blocks, start=1):
-        ours.update({f"rBlock{b}": trainable(block.reception), f"SepConv{b}": trainable(block.sepconv),
-                     f"RegMap{b}": trainable(block.regmap)})
+        ours.update(
+            {
+                f"rBlock{b}": trainable(block.reception),
+                f"SepConv{b}": trainable(block.sepconv),
+                f"RegMap{b}": trainable(block.regmap),
+            }
+        )
         if block.fremap is not None:
             ours[f"fReMap{b}"] = trainable(block.fremap)
     # sSAM, cSAM, Agg hold only frozen constants: har computes them on the fly, no parameters.
@@ -64,15 +69,25 @@ def test_per_top_layer_trainable_params_match_keras_summary():
 
 def test_width_576_stem_has_original_channels_and_kernels():
     stem = DeepHARPose(num_blocks=1).stem
-    convs = [(m.in_channels, m.out_channels, m.kernel_size, m.stride)
-             for m in stem.modules() if isinstance(m, nn.Conv2d) and m.groups == 1]
+    convs = [
+        (m.in_channels, m.out_channels, m.kernel_size, m.stride)
+        for m in stem.modules()
+        if isinstance(m, nn.Conv2d) and m.groups == 1
+    ]
     assert convs == [
-        (3, 32, (3, 3), (2, 2)), (32, 32, (3, 3), (1, 1)), (32, 64, (3, 3), (1, 1)), (64, 96, (3, 3), (2, 2)),
-        (160, 64, (1, 1), (1, 1)), (64, 96, (3, 3), (1, 1)),                           # branch A
-        (160, 64, (1, 1), (1, 1)), (64, 64, (5, 1), (1, 1)), (64, 64, (1, 5), (1, 1)),
-        (64, 96, (3, 3), (1, 1)),                                                       # branch B
+        (3, 32, (3, 3), (2, 2)),
+        (32, 32, (3, 3), (1, 1)),
+        (32, 64, (3, 3), (1, 1)),
+        (64, 96, (3, 3), (2, 2)),
+        (160, 64, (1, 1), (1, 1)),
+        (64, 96, (3, 3), (1, 1)),  # branch A
+        (160, 64, (1, 1), (1, 1)),
+        (64, 64, (5, 1), (1, 1)),
+        (64, 64, (1, 5), (1, 1)),
+        (64, 96, (3, 3), (1, 1)),  # branch B
         (192, 192, (3, 3), (2, 2)),
-        (384, 576, (1, 1), (1, 1)), (384, 576, (1, 1), (1, 1)),  # sepres shortcut, sepconv pointwise
+        (384, 576, (1, 1), (1, 1)),
+        (384, 576, (1, 1), (1, 1)),  # sepres shortcut, sepconv pointwise
     ]
     assert stem.sepres.main.conv.depthwise.kernel_size == (3, 3)  # stem sepres stays 3×3
 
@@ -106,8 +121,15 @@ def test_sync_batchnorm_conversion_keeps_beta():
 @pytest.mark.parametrize("depth_bins", [None, 4])
 def test_forward_shapes_and_ranges(size, depth_bins):
     context = 2 if depth_bins is None else 0
-    net = DeepHARPose(num_joints=5, num_blocks=2, kernel_size=3, num_context_per_joint=context,
-                      depth_bins=depth_bins, width=64, input_size=size).eval()
+    net = DeepHARPose(
+        num_joints=5,
+        num_blocks=2,
+        kernel_size=3,
+        num_context_per_joint=context,
+        depth_bins=depth_bins,
+        width=64,
+        input_size=size,
+    ).eval()
     h, w = size
     with torch.no_grad():
         out = net(torch.rand(2, 3, h, w) * 2 - 1)
@@ -150,8 +172,9 @@ def test_gradients_from_first_block_pose_reach_exactly_its_upstream():
         assert reached == name.startswith(upstream), name
 
 
-@pytest.mark.parametrize("size, message", [((250, 256), "height 250"), ((256, 100), "width 100"),
-                                           ((0, 64), "height 0")])
+@pytest.mark.parametrize(
+    "size, message", [((250, 256), "height 250"), ((256, 100), "width 100"), ((0, 64), "height 0")]
+)
 def test_bad_input_size_raises(size, message):
     with pytest.raises(ValueError, match=message):
         DeepHARPose(width=32, num_blocks=1, input_size=size)
@@ -203,8 +226,12 @@ def _hand_sam(m):
     h, w = m.shape
     p = torch.exp(m - m.max())
     p = p / p.sum()
-    return torch.stack([sum(p[i, j] * j / (w - 1) for i in range(h) for j in range(w)),
-                        sum(p[i, j] * i / (h - 1) for i in range(h) for j in range(w))])
+    return torch.stack(
+        [
+            sum(p[i, j] * j / (w - 1) for i in range(h) for j in range(w)),
+            sum(p[i, j] * i / (h - 1) for i in range(h) for j in range(w)),
+        ]
+    )
 
 
 def test_context_aggregation_matches_hand_computation():

@@ -51,24 +51,44 @@ def _target(module: nn.Module, keras_name: str | None = None) -> tuple[str, nn.M
 
 def _stem_targets(stem) -> list:
     """The Stem's weighted layers in Keras order (auto names conv2d_1.. of the cvpr18 build in comments)."""
-    a1, a2 = stem.mixed2_a          # conv2d_5/bn_5 (1×1), conv2d_6/bn_6 (3×3)
+    a1, a2 = stem.mixed2_a  # conv2d_5/bn_5 (1×1), conv2d_6/bn_6 (3×3)
     b1, b2, b3, b4 = stem.mixed2_b  # conv2d_7 (1×1), conv2d_8 (5×1), conv2d_9 (1×5), conv2d_10 (3×3)
     sepres = stem.sepres
     modules = [
-        stem.conv1.conv, stem.conv1.bn, stem.conv2.conv, stem.conv2.bn, stem.conv3.conv, stem.conv3.bn,
-        stem.mixed1_conv.conv, stem.mixed1_conv.bn,
-        b1.conv, b1.bn, b2.conv, b2.bn, a1.conv, b3.conv, a1.bn, b3.bn,
-        a2.conv, b4.conv, a2.bn, b4.bn,
-        stem.mixed3_conv.conv, stem.mixed3_conv.bn,
+        stem.conv1.conv,
+        stem.conv1.bn,
+        stem.conv2.conv,
+        stem.conv2.bn,
+        stem.conv3.conv,
+        stem.conv3.bn,
+        stem.mixed1_conv.conv,
+        stem.mixed1_conv.bn,
+        b1.conv,
+        b1.bn,
+        b2.conv,
+        b2.bn,
+        a1.conv,
+        b3.conv,
+        a1.bn,
+        b3.bn,
+        a2.conv,
+        b4.conv,
+        a2.bn,
+        b4.bn,
+        stem.mixed3_conv.conv,
+        stem.mixed3_conv.bn,
     ]
     return [_target(m) for m in modules] + [
-        _target(sepres.shortcut.conv, "sepconv1_shortcut_conv"), _target(sepres.main.conv, "sepconv1_conv"),
-        _target(sepres.shortcut.bn, "sepconv1_shortcut"), _target(sepres.main.bn, "sepconv1"),
+        _target(sepres.shortcut.conv, "sepconv1_shortcut_conv"),
+        _target(sepres.main.conv, "sepconv1_conv"),
+        _target(sepres.shortcut.bn, "sepconv1_shortcut"),
+        _target(sepres.main.bn, "sepconv1"),
     ]
 
 
 def _reception_targets(block) -> list:
     """An rBlock's weighted layers in Keras order (explicit names as in cvpr18 `build_reception_block`)."""
+
     def sep(residual, name):
         return _target(residual.main.conv, f"{name}_conv")
 
@@ -78,15 +98,24 @@ def _reception_targets(block) -> list:
     l3_1, l3_2, l3_3 = block.sepconv_l3
     l1, l2_1, l2_2, l2_3 = block.sepconv_l1, block.sepconv_l2_1, block.sepconv_l2_2, block.sepconv_l2_3
     return [
-        _target(block.reduce.conv), _target(block.reduce.bn),
-        sep(l2_1, "sepconv_l2_1"), bn(l2_1, "sepconv_l2_1"),
-        sep(l3_1, "sepconv_l3_1"), bn(l3_1, "sepconv_l3_1"),
-        sep(l3_2, "sepconv_l3_2"), bn(l3_2, "sepconv_l3_2"),
-        sep(l3_3, "sepconv_l3_3"), sep(l2_2, "sepconv_l2_2"),
-        bn(l3_3, "sepconv_l3_3"), bn(l2_2, "sepconv_l2_2"),
-        _target(l2_3.shortcut.conv, "sepconv_l2_3_shortcut_conv"), sep(l2_3, "sepconv_l2_3"),
+        _target(block.reduce.conv),
+        _target(block.reduce.bn),
+        sep(l2_1, "sepconv_l2_1"),
+        bn(l2_1, "sepconv_l2_1"),
+        sep(l3_1, "sepconv_l3_1"),
+        bn(l3_1, "sepconv_l3_1"),
+        sep(l3_2, "sepconv_l3_2"),
+        bn(l3_2, "sepconv_l3_2"),
+        sep(l3_3, "sepconv_l3_3"),
+        sep(l2_2, "sepconv_l2_2"),
+        bn(l3_3, "sepconv_l3_3"),
+        bn(l2_2, "sepconv_l2_2"),
+        _target(l2_3.shortcut.conv, "sepconv_l2_3_shortcut_conv"),
+        sep(l2_3, "sepconv_l2_3"),
         sep(l1, "sepconv_l1"),
-        _target(l2_3.shortcut.bn, "sepconv_l2_3_shortcut"), bn(l2_3, "sepconv_l2_3"), bn(l1, "sepconv_l1"),
+        _target(l2_3.shortcut.bn, "sepconv_l2_3_shortcut"),
+        bn(l2_3, "sepconv_l2_3"),
+        bn(l1, "sepconv_l1"),
     ]
 
 
@@ -122,6 +151,7 @@ def _shape(group, layer_params: dict[str, str], param: str) -> tuple[int, ...] |
 
 def _file_config(f, layer_names: list[str]) -> dict:
     """What the file's shapes say about the network that wrote it (only what it can tell)."""
+
     def first_shape(group_name, param):
         if group_name in f:
             for _, params in _read_layers(f[group_name]):
@@ -130,9 +160,9 @@ def _file_config(f, layer_names: list[str]) -> dict:
         return None
 
     cfg: dict = {"num_blocks": sum(re.fullmatch(r"rBlock\d+", n) is not None for n in layer_names)}
-    regmap = first_shape("RegMap1", "kernel")                  # (1, 1, width, N_h)
-    sepconv = first_shape("SepConv1", "depthwise_kernel")      # (k, k, width, 1)
-    sam = first_shape("sSAM", "depthwise_kernel")              # (h/8, w/8, J, 1): the soft-argmax grid
+    regmap = first_shape("RegMap1", "kernel")  # (1, 1, width, N_h)
+    sepconv = first_shape("SepConv1", "depthwise_kernel")  # (k, k, width, 1)
+    sam = first_shape("sSAM", "depthwise_kernel")  # (h/8, w/8, J, 1): the soft-argmax grid
     if regmap:
         cfg.update(width=regmap[2], num_heatmaps=regmap[3])
     if sepconv:
@@ -147,17 +177,28 @@ def _file_config(f, layer_names: list[str]) -> dict:
 
 
 def _check_config(net: DeepHARPose, cfg: dict, h5_path) -> None:
-    ours = {"num_blocks": net.num_blocks, "width": net.width, "num_heatmaps": net.num_heatmaps,
-            "kernel_size": net.blocks[0].sepconv.conv.depthwise.kernel_size[0], "num_joints": net.num_joints,
-            "dim": net.dim, "depth_bins": net.depth_bins, "num_context_per_joint": net.num_context}
+    ours = {
+        "num_blocks": net.num_blocks,
+        "width": net.width,
+        "num_heatmaps": net.num_heatmaps,
+        "kernel_size": net.blocks[0].sepconv.conv.depthwise.kernel_size[0],
+        "num_joints": net.num_joints,
+        "dim": net.dim,
+        "depth_bins": net.depth_bins,
+        "num_context_per_joint": net.num_context,
+    }
     diffs = [f"{k}: file {cfg[k]} vs network {v}" for k, v in ours.items() if k in cfg and cfg[k] != v]
     if diffs:
-        implied = ", ".join(f"{k}={cfg[k]}" for k in ("num_joints", "num_blocks", "kernel_size",
-                                                        "num_context_per_joint", "depth_bins", "width")
-                            if k in cfg)
-        raise KerasWeightsError(f"{h5_path}: the network does not match the file ({'; '.join(diffs)}). "
-                                f"The file implies DeepHARPose({implied}) "
-                                f"[{cfg.get('num_heatmaps')} heat maps of {cfg.get('heatmap_size')}].")
+        implied = ", ".join(
+            f"{k}={cfg[k]}"
+            for k in ("num_joints", "num_blocks", "kernel_size", "num_context_per_joint", "depth_bins", "width")
+            if k in cfg
+        )
+        raise KerasWeightsError(
+            f"{h5_path}: the network does not match the file ({'; '.join(diffs)}). "
+            f"The file implies DeepHARPose({implied}) "
+            f"[{cfg.get('num_heatmaps')} heat maps of {cfg.get('heatmap_size')}]."
+        )
 
 
 def _name_matches(expected: str | None, h5_layer: str) -> bool:
@@ -177,8 +218,9 @@ def _keras_shape(kind: str, param: str, module: nn.Module) -> tuple[tuple[int, .
         o, i, kh, kw = conv.weight.shape
         shape = (kh, kw, o, 1) if param == "depthwise_kernel" else (kh, kw, i, o)
         return shape, conv.weight
-    tensor = {"beta": module.bias, "moving_mean": module.bn.running_mean,
-              "moving_variance": module.bn.running_var}[param]
+    tensor = {"beta": module.bias, "moving_mean": module.bn.running_mean, "moving_variance": module.bn.running_var}[
+        param
+    ]
     return tuple(tensor.shape), tensor
 
 
@@ -187,8 +229,8 @@ def _to_torch(kind: str, param: str, value: np.ndarray) -> torch.Tensor:
     if kind == "bn":
         return tensor
     if param == "depthwise_kernel":
-        return tensor.permute(2, 3, 0, 1)      # (H, W, C, 1) → (C, 1, H, W)
-    return tensor.permute(3, 2, 0, 1)          # HWIO → OIHW
+        return tensor.permute(2, 3, 0, 1)  # (H, W, C, 1) → (C, 1, H, W)
+    return tensor.permute(3, 2, 0, 1)  # HWIO → OIHW
 
 
 def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
@@ -202,14 +244,12 @@ def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
 
     targets = keras_group_targets(net)
     names = {id(t): n for n, t in [*net.named_parameters(), *net.named_buffers()]}
-    to_fill = {n for n, _ in [*net.named_parameters(), *net.named_buffers()]
-               if not n.endswith("num_batches_tracked")}
+    to_fill = {n for n, _ in [*net.named_parameters(), *net.named_buffers()] if not n.endswith("num_batches_tracked")}
     report: dict[str, int] = {}
     with h5py.File(h5_path, "r") as f:
         layer_names = [_str(n) for n in f.attrs.get("layer_names", [])]
         if not layer_names:
-            raise KerasWeightsError(f"{h5_path}: no root attribute 'layer_names' "
-                                    "(not a Keras save_weights file)")
+            raise KerasWeightsError(f"{h5_path}: no root attribute 'layer_names' (not a Keras save_weights file)")
         _check_config(net, _file_config(f, layer_names), h5_path)
         missing = [g for g in targets if g not in layer_names]
         if missing:
@@ -221,20 +261,24 @@ def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
             if group_name in _CONSTANT_GROUPS or not layers:
                 continue
             if group_name not in targets:
-                raise KerasWeightsError(f"{h5_path}: group /{group_name} holds weights "
-                                        f"{[n for n, _ in layers]} that no har module takes")
+                raise KerasWeightsError(
+                    f"{h5_path}: group /{group_name} holds weights {[n for n, _ in layers]} that no har module takes"
+                )
             expected = targets[group_name]
             if len(layers) != len(expected):
                 raise KerasWeightsError(
                     f"/{group_name}: {len(layers)} weighted layers in the file "
-                    f"({[n for n, _ in layers]}), the network expects {len(expected)}")
+                    f"({[n for n, _ in layers]}), the network expects {len(expected)}"
+                )
             loaded = 0
             with torch.no_grad():
                 for (h5_layer, params), (kind, module, keras_name) in zip(layers, expected):
                     where = f"/{group_name}/{h5_layer}"
                     if set(params) != set(_PARAMS_OF_KIND[kind]):
-                        raise KerasWeightsError(f"{where}: weights {sorted(params)}, expected a {kind} layer "
-                                                f"with {list(_PARAMS_OF_KIND[kind])}")
+                        raise KerasWeightsError(
+                            f"{where}: weights {sorted(params)}, expected a {kind} layer "
+                            f"with {list(_PARAMS_OF_KIND[kind])}"
+                        )
                     if not _name_matches(keras_name, h5_layer):
                         raise KerasWeightsError(f"{where}: expected layer '{keras_name}' at this position")
                     for param in _PARAMS_OF_KIND[kind]:
@@ -243,14 +287,14 @@ def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
                         if tuple(dataset.shape) != shape:
                             raise KerasWeightsError(
                                 f"/{group_name}/{params[param]}: h5 shape {tuple(dataset.shape)} != expected "
-                                f"{shape} (PyTorch {names[id(tensor)]} {tuple(tensor.shape)})")
+                                f"{shape} (PyTorch {names[id(tensor)]} {tuple(tensor.shape)})"
+                            )
                         tensor.copy_(_to_torch(kind, param, dataset[()]))
                         to_fill.discard(names[id(tensor)])
                         loaded += 1
             report[group_name] = loaded
     if to_fill:
-        raise KerasWeightsError(f"{h5_path}: {len(to_fill)} network tensors were not filled: "
-                                f"{sorted(to_fill)[:10]}")
+        raise KerasWeightsError(f"{h5_path}: {len(to_fill)} network tensors were not filled: {sorted(to_fill)[:10]}")
     return report
 
 

@@ -48,8 +48,9 @@ class Conv2dSame(nn.Conv2d):
         kernel_size, stride = _pair(kernel_size), _pair(stride)
         self._static = stride == (1, 1) and all(k % 2 == 1 for k in kernel_size)
         padding = (kernel_size[0] // 2, kernel_size[1] // 2) if self._static else (0, 0)
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                         groups=groups, bias=False)
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, groups=groups, bias=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._static:
@@ -168,8 +169,7 @@ class SepConvResidual(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=3):
         super().__init__()
-        self.shortcut = (nn.Identity() if in_channels == out_channels
-                         else ActConvBN(in_channels, out_channels, 1))
+        self.shortcut = nn.Identity() if in_channels == out_channels else ActConvBN(in_channels, out_channels, 1)
         self.reduce = ActConvBN(in_channels, out_channels, 1) if out_channels < in_channels else None
         main_in = out_channels if self.reduce is not None else in_channels
         self.main = SepActConvBN(main_in, out_channels, kernel_size)

@@ -61,18 +61,19 @@ class Stem(nn.Module):
     def __init__(self, width: int = ORIGINAL_WIDTH, scale: float = 1.0):
         super().__init__()
         c32, c64, c96, c192 = (_scaled(c, scale) for c in (32, 64, 96, 192))
-        self.conv1 = ConvBNAct(3, c32, 3, stride=2)             # → (c32, H/2, W/2)
+        self.conv1 = ConvBNAct(3, c32, 3, stride=2)  # → (c32, H/2, W/2)
         self.conv2 = ConvBNAct(c32, c32, 3)
         self.conv3 = ConvBNAct(c32, c64, 3)
-        self.mixed1_conv = ConvBNAct(c64, c96, 3, stride=2)     # → (c96, H/4, W/4)
-        self.mixed1_pool = MaxPool2dSame(3, 2)                  # → (c64, H/4, W/4)
+        self.mixed1_conv = ConvBNAct(c64, c96, 3, stride=2)  # → (c96, H/4, W/4)
+        self.mixed1_pool = MaxPool2dSame(3, 2)  # → (c64, H/4, W/4)
         mixed1 = c96 + c64
         self.mixed2_a = nn.Sequential(ConvBNAct(mixed1, c64, 1), ConvBN(c64, c96, 3))
-        self.mixed2_b = nn.Sequential(ConvBNAct(mixed1, c64, 1), ConvBNAct(c64, c64, (5, 1)),
-                                      ConvBNAct(c64, c64, (1, 5)), ConvBN(c64, c96, 3))
-        mixed2 = 2 * c96                                        # (2·c96, H/4, W/4), not activated
+        self.mixed2_b = nn.Sequential(
+            ConvBNAct(mixed1, c64, 1), ConvBNAct(c64, c64, (5, 1)), ConvBNAct(c64, c64, (1, 5)), ConvBN(c64, c96, 3)
+        )
+        mixed2 = 2 * c96  # (2·c96, H/4, W/4), not activated
         self.mixed3_conv = ActConvBN(mixed2, c192, 3, stride=2)  # → (c192, H/8, W/8)
-        self.mixed3_pool = MaxPool2x2()                         # pools the pre-activation concat
+        self.mixed3_pool = MaxPool2x2()  # pools the pre-activation concat
         self.sepres = SepConvResidual(c192 + mixed2, width, 3)  # → (width, H/8, W/8)
         self.out_channels = width
 
@@ -93,20 +94,20 @@ class ReceptionBlock(nn.Module):
     def __init__(self, width: int, kernel_size: int):
         super().__init__()
         mid = width // 2
-        self.sepconv_l1 = SepConvResidual(width, width, kernel_size)          # top branch, (N, h, w)
+        self.sepconv_l1 = SepConvResidual(width, width, kernel_size)  # top branch, (N, h, w)
         self.pool = MaxPool2x2()
-        self.reduce = ActConvBN(width, mid, 1)                               # (N/2, h/2, w/2)
+        self.reduce = ActConvBN(width, mid, 1)  # (N/2, h/2, w/2)
         self.sepconv_l2_1 = SepConvResidual(mid, mid, kernel_size)
         self.sepconv_l2_2 = SepConvResidual(mid, mid, kernel_size)
         self.sepconv_l3 = nn.Sequential(*(SepConvResidual(mid, mid, kernel_size) for _ in range(3)))
-        self.sepconv_l2_3 = SepConvResidual(mid, width, kernel_size)         # (N, h/2, w/2)
+        self.sepconv_l2_3 = SepConvResidual(mid, width, kernel_size)  # (N, h/2, w/2)
         self.up = Upsample2x()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         top = self.sepconv_l1(x)
-        low1 = self.sepconv_l2_1(self.reduce(self.pool(x)))                  # (N/2, h/2, w/2)
-        low2 = self.up(self.sepconv_l3(self.pool(low1)))                     # (N/2, h/4, w/4) → h/2
-        mid = self.sepconv_l2_3(self.sepconv_l2_2(low1) + low2)              # (N, h/2, w/2)
+        low1 = self.sepconv_l2_1(self.reduce(self.pool(x)))  # (N/2, h/2, w/2)
+        low2 = self.up(self.sepconv_l3(self.pool(low1)))  # (N/2, h/4, w/4) → h/2
+        mid = self.sepconv_l2_3(self.sepconv_l2_2(low1) + low2)  # (N, h/2, w/2)
         return top + self.up(mid)
 
 
@@ -139,24 +140,36 @@ class DeepHARPose(nn.Module):
     stem's internal channels so a small `width` gives a small network; width 576 is exactly the original.
     """
 
-    def __init__(self, num_joints: int = 16, num_blocks: int = 8, kernel_size: int = 5,
-                 num_context_per_joint: int = 2, depth_bins: int | None = None, width: int = ORIGINAL_WIDTH,
-                 input_size: tuple[int, int] = (256, 256), alpha: float = 0.8,
-                 stem_scale: float | None = None):
+    def __init__(
+        self,
+        num_joints: int = 16,
+        num_blocks: int = 8,
+        kernel_size: int = 5,
+        num_context_per_joint: int = 2,
+        depth_bins: int | None = None,
+        width: int = ORIGINAL_WIDTH,
+        input_size: tuple[int, int] = (256, 256),
+        alpha: float = 0.8,
+        stem_scale: float | None = None,
+    ):
         super().__init__()
         height, width_px = (int(s) for s in input_size)
         for name, value in (("height", height), ("width", width_px)):
             if value <= 0 or value % 32:
-                raise ValueError(f"input_size {tuple(input_size)}: {name} {value} must be a positive "
-                                 "multiple of 32 (stem /8, then two 2×2 poolings inside every rBlock)")
+                raise ValueError(
+                    f"input_size {tuple(input_size)}: {name} {value} must be a positive "
+                    "multiple of 32 (stem /8, then two 2×2 poolings inside every rBlock)"
+                )
         if num_joints < 1 or num_blocks < 1:
             raise ValueError(f"num_joints ({num_joints}) and num_blocks ({num_blocks}) must be >= 1")
         if num_context_per_joint < 0:
             raise ValueError(f"num_context_per_joint must be >= 0, got {num_context_per_joint}")
         if depth_bins is not None:
             if num_context_per_joint != 0:
-                raise ValueError("a 3D model (depth_bins set) has no context maps: pass "
-                                 f"num_context_per_joint=0, got {num_context_per_joint}")
+                raise ValueError(
+                    "a 3D model (depth_bins set) has no context maps: pass "
+                    f"num_context_per_joint=0, got {num_context_per_joint}"
+                )
             if depth_bins < 1:
                 raise ValueError(f"depth_bins must be >= 1, got {depth_bins}")
         if width < 2 or width % 2:
@@ -171,14 +184,14 @@ class DeepHARPose(nn.Module):
         self.width = width
         self.input_size = (height, width_px)
         self.heatmap_size = (height // 8, width_px // 8)
-        self.num_heatmaps = (num_joints * (1 + num_context_per_joint) if depth_bins is None
-                             else num_joints * depth_bins)
+        self.num_heatmaps = num_joints * (1 + num_context_per_joint) if depth_bins is None else num_joints * depth_bins
 
         scale = width / ORIGINAL_WIDTH if stem_scale is None else stem_scale
         self.stem = Stem(width, scale)
         self.blocks = nn.ModuleList(
             PredictionBlock(width, kernel_size, self.num_heatmaps, last=(b == num_blocks - 1))
-            for b in range(num_blocks))
+            for b in range(num_blocks)
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -194,13 +207,13 @@ class DeepHARPose(nn.Module):
         return decode_2d(logits, self.num_joints, self.num_context, self.alpha)
 
     def forward(self, x: torch.Tensor) -> PoseNetOutput:
-        x = self.stem(x)                                   # (B, width, H/8, W/8)
+        x = self.stem(x)  # (B, width, H/8, W/8)
         poses, visibilities = [], []
         features = logits = None
         for block in self.blocks:
             block_features, logits, x = block(x)
             if features is None:
-                features = block_features                  # rBlock1 output, for the action model
+                features = block_features  # rBlock1 output, for the action model
             pose, visibility = self.decode(logits)
             poses.append(pose)
             visibilities.append(visibility)

@@ -37,8 +37,9 @@ def joint_visibility(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits.amax(dim=(-2, -1))).unsqueeze(-1)
 
 
-def context_aggregation(logits: torch.Tensor, num_joints: int, num_context: int = 2,
-                        alpha: float = 0.8) -> tuple[torch.Tensor, torch.Tensor]:
+def context_aggregation(
+    logits: torch.Tensor, num_joints: int, num_context: int = 2, alpha: float = 0.8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """2D decoding with context maps (cvpr18 sSAM + cSAM + cjProb + Agg + sjProb).
 
     logits (B, J·(1 + N_c), H, W): channels [0, J) are the specialised maps; channel J + N_c·j + k is context
@@ -48,22 +49,25 @@ def context_aggregation(logits: torch.Tensor, num_joints: int, num_context: int 
     """
     b = logits.shape[0]
     specialised, context = logits[:, :num_joints], logits[:, num_joints:]
-    ys = soft_argmax_2d(specialised)                                        # (B, J, 2)
-    yc = soft_argmax_2d(context).reshape(b, num_joints, num_context, 2)     # (B, J, N_c, 2)
-    pc = joint_visibility(context).reshape(b, num_joints, num_context, 1)   # (B, J, N_c, 1)
-    yc_hat = (pc * yc).sum(dim=2) / pc.sum(dim=2)                           # (B, J, 2); pc > 0 always
+    ys = soft_argmax_2d(specialised)  # (B, J, 2)
+    yc = soft_argmax_2d(context).reshape(b, num_joints, num_context, 2)  # (B, J, N_c, 2)
+    pc = joint_visibility(context).reshape(b, num_joints, num_context, 1)  # (B, J, N_c, 1)
+    yc_hat = (pc * yc).sum(dim=2) / pc.sum(dim=2)  # (B, J, 2); pc > 0 always
     return alpha * ys + (1.0 - alpha) * yc_hat, joint_visibility(specialised)
 
 
-def decode_2d(heatmaps: torch.Tensor, num_joints: int, num_context: int = 2,
-              alpha: float = 0.8) -> tuple[torch.Tensor, torch.Tensor]:
+def decode_2d(
+    heatmaps: torch.Tensor, num_joints: int, num_context: int = 2, alpha: float = 0.8
+) -> tuple[torch.Tensor, torch.Tensor]:
     """RegMap logits (B, J·(1 + N_c), H, W) → pose (B, J, 2) in [0, 1], visibility (B, J, 1).
 
     num_context = 0 is the original's no-context path (`pose_regression_2d`): pose = SAM(h), no blending.
     """
     if heatmaps.shape[1] != num_joints * (1 + num_context):
-        raise ValueError(f"expected {num_joints * (1 + num_context)} heat maps (J={num_joints}, "
-                         f"{num_context} context maps per joint), got {heatmaps.shape[1]}")
+        raise ValueError(
+            f"expected {num_joints * (1 + num_context)} heat maps (J={num_joints}, "
+            f"{num_context} context maps per joint), got {heatmaps.shape[1]}"
+        )
     if num_context == 0:
         return soft_argmax_2d(heatmaps), joint_visibility(heatmaps)
     return context_aggregation(heatmaps, num_joints, num_context, alpha)
@@ -77,12 +81,13 @@ def decode_3d(heatmaps: torch.Tensor, num_joints: int, depth_bins: int) -> tuple
     """
     b, c, h, w = heatmaps.shape
     if c != num_joints * depth_bins:
-        raise ValueError(f"expected {num_joints * depth_bins} heat maps (J={num_joints}, "
-                         f"{depth_bins} depth bins), got {c}")
+        raise ValueError(
+            f"expected {num_joints * depth_bins} heat maps (J={num_joints}, {depth_bins} depth bins), got {c}"
+        )
     volume = heatmaps.reshape(b, depth_bins, num_joints, h, w)
-    hxy = volume.mean(dim=1)                                   # (B, J, H, W)
-    hz = volume.mean(dim=(3, 4)).transpose(1, 2)               # (B, J, N_d)
-    xy = soft_argmax_2d(hxy)                                   # (B, J, 2)
-    z = torch.softmax(hz, dim=-1) @ _grid(depth_bins, hz)      # (B, J)
+    hxy = volume.mean(dim=1)  # (B, J, H, W)
+    hz = volume.mean(dim=(3, 4)).transpose(1, 2)  # (B, J, N_d)
+    xy = soft_argmax_2d(hxy)  # (B, J, 2)
+    z = torch.softmax(hz, dim=-1) @ _grid(depth_bins, hz)  # (B, J)
     visibility = torch.sigmoid(hxy.amax(dim=(-2, -1)) + hz.amax(dim=-1)).unsqueeze(-1)
     return torch.cat([xy, z.unsqueeze(-1)], dim=-1), visibility

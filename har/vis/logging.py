@@ -10,7 +10,9 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
 
-def log_image(trainer: Trainer, key: str, image: np.ndarray, step: int, png_dir: str | Path | None = None) -> Path | None:
+def log_image(
+    trainer: Trainer, key: str, image: np.ndarray, step: int, png_dir: str | Path | None = None
+) -> Path | None:
     """Log an (H, W, 3) uint8 RGB image under ``key`` to every logger that takes images; also write it as
     ``<png_dir>/<key with / as _>_<step>.png`` when ``png_dir`` is given. Returns the PNG path."""
     for logger in trainer.loggers:
