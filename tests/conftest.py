@@ -12,12 +12,12 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 torch.set_num_threads(2)
 
-TINY = {"num_train": 24, "num_val": 8, "seed": 0}
+TINY = {"num_train": 24, "num_val": 9, "seed": 0}  # 13 val instances: odd, so DDP pads
 
 
 @pytest.fixture(scope="session")
 def tiny_coco(tmp_path_factory) -> Path:
-    """A 24/8-image synthetic dataset in the COCO layout, generated once per test session."""
+    """A 24/9-image synthetic dataset in the COCO layout, generated once per test session."""
     from har.data.synthetic_coco import ensure_synthetic_coco
 
     root = tmp_path_factory.mktemp("data") / "synthetic_coco"

@@ -39,7 +39,8 @@ def test_streaming_pck_equals_functional_and_is_strict():
     bbox = torch.cat([torch.zeros(40, 2), torch.rand(40, 2, generator=g) * 80 + 20], dim=1)
     metric = PCK(6, thresholds=(0.2, 0.1))
     for s in range(0, 40, 16):  # streamed in uneven batches
-        metric.update(pred[s : s + 16], gt[s : s + 16], mask[s : s + 16], bbox[s : s + 16])
+        sl = slice(s, s + 16)
+        metric.update(pred[sl], gt[sl], mask[sl], bbox[sl], torch.arange(40)[sl])
     out = metric.compute()
     norm = bbox[:, 2:].max(1).values
     for thr in (0.2, 0.1):
@@ -48,5 +49,24 @@ def test_streaming_pck_equals_functional_and_is_strict():
     # Strict: a joint exactly at the threshold distance is a miss.
     m = PCK(1, thresholds=(0.2,))
     m.update(torch.tensor([[[2.0, 0.0]]]), torch.zeros(1, 1, 2), torch.ones(1, 1, dtype=torch.bool),
-             torch.tensor([[0.0, 0.0, 10.0, 5.0]]))  # fmt: skip
+             torch.tensor([[0.0, 0.0, 10.0, 5.0]]), torch.tensor([0]))  # fmt: skip
     assert float(m.compute()["pck@0.2"]) == 0.0
+
+
+def test_repeated_indices_count_once_as_on_one_device():
+    """A DistributedSampler pads the last batches with repeats; they must not change the result."""
+    g = torch.Generator().manual_seed(5)
+    gt = torch.rand(11, 4, 2, generator=g) * 50
+    pred = gt + torch.randn(11, 4, 2, generator=g) * 6
+    mask = torch.ones(11, 4, dtype=torch.bool)
+    bbox = torch.tensor([[0.0, 0.0, 40.0, 30.0]]).repeat(11, 1)
+    single = PCK(4)
+    single.update(pred, gt, mask, bbox, torch.arange(11))
+    padded = PCK(4)  # two "ranks" of 6, the second ending with a repeat of sample 0
+    order = torch.tensor([0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 0])
+    padded.update(pred[order[:6]], gt[order[:6]], mask[order[:6]], bbox[order[:6]], order[:6])
+    padded.update(pred[order[6:]], gt[order[6:]], mask[order[6:]], bbox[order[6:]], order[6:])
+    assert padded.compute() == single.compute()
+    naive = PCK(4)  # without the indices telling repeats apart, sample 0 would count twice
+    naive.update(pred[order], gt[order], mask[order], bbox[order], torch.arange(12))
+    assert naive.compute()["pck@0.1_micro"] != single.compute()["pck@0.1_micro"]

@@ -67,3 +67,22 @@ def test_evaluate_without_a_checkpoint_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"ckpt_path={tmp_path}/missing.ckpt",
                            f"hydra.run.dir={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
     assert proc.returncode != 0 and "checkpoint not found" in proc.stderr + proc.stdout
+
+
+def test_ddp_evaluation_equals_single_device(trained, tiny_coco, tmp_path):
+    """2 CPU processes (DDP, gloo): the DistributedSampler pads with repeated samples; PCK, OKS-AP and the
+    written predictions must be exactly those of one device."""
+    best = next((trained / "checkpoints").glob("epoch_*.ckpt"))
+    common = [f"ckpt_path={best}", *tiny_data_overrides(tiny_coco), "data.input_size=[64,64]", "data.batch_size=3"]
+    run("evaluate.py", *common, f"hydra.run.dir={tmp_path / 'one'}")
+    run("evaluate.py", *common, f"hydra.run.dir={tmp_path / 'two'}", "trainer.accelerator=cpu", "trainer.devices=2",
+        "trainer.strategy=ddp")  # fmt: skip
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    preds_one = json.loads((tmp_path / "one" / "predictions.json").read_text())
+    preds_two = json.loads((tmp_path / "two" / "predictions.json").read_text())
+    assert len(preds_one) % 2 == 1, "an odd number of instances, so that the sampler must pad"
+    assert [p["gt_id"] for p in preds_two] == [p["gt_id"] for p in preds_one]
+    np.testing.assert_allclose([p["keypoints"] for p in preds_two], [p["keypoints"] for p in preds_one], atol=2e-3)
+    for key in ("test/pck@0.2", "test/pck@0.1", "test/pck@0.2_micro", "test/oks_ap", "test/oks_ar"):
+        assert two[key] == pytest.approx(one[key], abs=1e-6), key

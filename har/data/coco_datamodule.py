@@ -67,6 +67,10 @@ class CocoPoseDataModule(pl.LightningDataModule):
     def annotation_file(self, split: str) -> Path:
         return self.root / "annotations" / f"person_keypoints_{split}.json"
 
+    def eval_annotation_file(self, stage: str) -> Path:
+        """Ground truth scored by COCO keypoint AP for a stage ("val" or "test")."""
+        return self.annotation_file(self.hparams.val_split if stage == "val" else self.hparams.test_split)
+
     def build_dataset(self, split: str, train: bool) -> TopDownPoseDataset:
         index = load_coco_index(self.annotation_file(split), self.layout.num_joints, self.filters)
         transform = TopDownTransform(

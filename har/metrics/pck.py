@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 
 def joint_distances(pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
@@ -42,34 +43,54 @@ def pck_accuracy(
     return acc, float(acc[n > 0].mean()) if cnt else 0.0, cnt
 
 
-class PCK(Metric):
-    """Streaming PCK at several thresholds; sum states, so it reduces across devices by summing.
+def first_occurrence(ids: torch.Tensor) -> torch.Tensor:
+    """Positions of the first occurrence of each distinct id, in id order."""
+    uniq, inverse = torch.unique(ids, return_inverse=True)
+    positions = torch.arange(len(ids), device=ids.device)
+    first = torch.full((len(uniq),), len(ids), dtype=torch.long, device=ids.device)
+    return first.scatter_reduce(0, inverse, positions, reduce="amin")
 
-    ``update(pred, gt, mask, bbox)``: pred/gt (N, J, 2) original pixels, mask (N, J), bbox (N, 4) xywh.
-    ``compute()`` → ``{"pck@0.2": macro, "pck@0.2_micro": pooled, ...}``.
+
+class PCK(Metric):
+    """Streaming PCK at several thresholds, exact under DDP.
+
+    Each instance's normalised joint distances are kept with its dataset index; ``compute`` drops repeated
+    indices, so the duplicates a DistributedSampler pads the last batches with are counted once, and the result
+    equals a single-device evaluation.
+
+    ``update(pred, gt, mask, bbox, index)``: pred/gt (N, J, 2) original pixels, mask (N, J), bbox (N, 4) xywh,
+    index (N,) dataset indices. ``compute()`` → ``{"pck@0.2": macro, "pck@0.2_micro": pooled, ...}``.
     """
 
     full_state_update = False
 
     def __init__(self, num_joints: int, thresholds: tuple[float, ...] = (0.2, 0.1), **kwargs) -> None:
         super().__init__(**kwargs)
+        self.num_joints = num_joints
         self.thresholds = tuple(float(t) for t in thresholds)
-        self.add_state("hits", torch.zeros(len(self.thresholds), num_joints), dist_reduce_fx="sum")
-        self.add_state("valid", torch.zeros(num_joints), dist_reduce_fx="sum")
+        self.add_state("distances", [], dist_reduce_fx="cat")
+        self.add_state("indices", [], dist_reduce_fx="cat")
 
-    def update(self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, bbox: torch.Tensor) -> None:
+    def update(
+        self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor, bbox: torch.Tensor, index: torch.Tensor
+    ) -> None:
         norm = bbox[:, 2:4].max(dim=1).values
-        d = joint_distances(pred.float(), gt.float(), mask, norm)
-        valid = d >= 0
-        self.valid += valid.sum(0)
-        thr = torch.tensor(self.thresholds, device=d.device)[:, None, None]
-        self.hits += ((d[None] < thr) & valid[None]).sum(1)
+        self.distances.append(joint_distances(pred.float(), gt.float(), mask, norm))
+        self.indices.append(index.long())
 
     def compute(self) -> dict[str, torch.Tensor]:
-        has = self.valid > 0
+        if isinstance(self.indices, list) and not self.indices:  # a tensor once synced across devices
+            zero = torch.tensor(0.0, device=self.device)
+            return {f"pck@{t:g}{s}": zero for t in self.thresholds for s in ("", "_micro")}
+        d = dim_zero_cat(self.distances)
+        d = d[first_occurrence(dim_zero_cat(self.indices))]
+        valid = d >= 0
+        count = valid.sum(0)
+        has = count > 0
         out = {}
-        for t, thr in enumerate(self.thresholds):
-            per_joint = self.hits[t] / self.valid.clamp_min(1)
+        for thr in self.thresholds:
+            hits = ((d < thr) & valid).sum(0)
+            per_joint = hits / count.clamp_min(1)
             out[f"pck@{thr:g}"] = per_joint[has].mean() if has.any() else per_joint.new_tensor(0.0)
-            out[f"pck@{thr:g}_micro"] = self.hits[t].sum() / self.valid.sum().clamp_min(1)
+            out[f"pck@{thr:g}_micro"] = hits.sum() / count.sum().clamp_min(1)
         return out

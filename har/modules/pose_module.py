@@ -14,7 +14,8 @@ from torchmetrics import MaxMetric
 from har.codec import HeatmapCodec, apply_affine_torch
 from har.layouts import get_layout
 from har.losses import pose_loss
-from har.metrics.pck import PCK
+from har.metrics.coco_ap import coco_keypoint_ap
+from har.metrics.pck import PCK, first_occurrence
 from har.models.pose_net import DeepHARPose, PoseNetOutput
 from har.vis.draw import draw_pose, image_grid
 from har.vis.logging import log_image
@@ -48,6 +49,9 @@ class PoseModule(pl.LightningModule):
         num_overlays: prediction overlays drawn per validation (0 disables).
         channels_last: run the network in channels_last memory format (faster convolutions on GPUs).
         init_ckpt: checkpoint whose network weights initialise this one (fine-tuning), or None.
+        flip_test: at validation and test, average the prediction with that of the horizontally flipped crop.
+        oks_ap_stages: stages whose predictions are scored with COCO keypoint AP (``<stage>/oks_ap`` ...) against
+            the datamodule's annotation file.
     """
 
     def __init__(
@@ -61,6 +65,8 @@ class PoseModule(pl.LightningModule):
         num_overlays: int = 16,
         channels_last: bool = False,
         init_ckpt: str | None = None,
+        flip_test: bool = False,
+        oks_ap_stages: tuple[str, ...] = ("val", "test"),
     ) -> None:
         super().__init__()
         hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
@@ -81,7 +87,7 @@ class PoseModule(pl.LightningModule):
         self.best_key = f"pck@{thresholds[0]:g}"
         self.val_best = MaxMetric()
         self._overlay_batch: dict | None = None
-        self._test_outputs: list[dict] = []
+        self._outputs: list[dict] = []
         self.test_predictions: list[dict] = []
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -110,64 +116,101 @@ class PoseModule(pl.LightningModule):
     def pck(self, stage: str) -> PCK:
         return getattr(self, f"{stage}_pck")
 
+    def predict_pose(self, images: torch.Tensor) -> tuple[PoseNetOutput, torch.Tensor, torch.Tensor]:
+        """Network output, plus the last block's pose (B, J, 2) normalised and visibility (B, J); with
+        ``flip_test`` the pose and visibility average those of the horizontally flipped crop (joints swapped)."""
+        out = self(images)
+        uv, vis = out.pose[-1, ..., :2], out.visibility[-1, ..., 0]
+        if self.hparams.flip_test:
+            flipped = self(images.flip(-1))
+            uv_f = flipped.pose[-1, :, self.flip_index, :2]
+            # In normalised coordinates the flip is u → 1 − u exactly (see har.codec).
+            uv_f = torch.stack([1.0 - uv_f[..., 0], uv_f[..., 1]], dim=-1)
+            uv = (uv + uv_f) * 0.5
+            vis = (vis + flipped.visibility[-1, :, self.flip_index, 0]) * 0.5
+        return out, uv, vis
+
     # -- steps -----------------------------------------------------------------------------------------------
-    def _shared_step(self, batch: dict, stage: str) -> tuple[torch.Tensor, PoseNetOutput]:
-        out = self(batch["image"])
+    def _shared_step(self, batch: dict, stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Loss on every block; PCK on the last block's prediction in original pixels."""
+        if stage == "train":
+            out = self(batch["image"])
+            uv, vis = out.pose[-1, ..., :2], out.visibility[-1, ..., 0]
+        else:
+            out, uv, vis = self.predict_pose(batch["image"])
         valid = batch["target_valid"]
         losses = pose_loss(out.pose, out.visibility, batch["target_uv"], valid, valid.float(), **self.loss_args)
-        pred = self.to_image_pixels(out.pose[-1, ..., :2], batch)
+        pred = self.to_image_pixels(uv, batch)
         kps = batch["keypoints"]
-        self.pck(stage).update(pred, kps[..., :2], kps[..., 2] > 0, batch["bbox"])
+        self.pck(stage).update(pred, kps[..., :2], kps[..., 2] > 0, batch["bbox"], batch["index"])
         bs = batch["image"].shape[0]
-        on_step = stage == "train"
-        self.log(f"{stage}/loss", losses["loss"], on_step=on_step, on_epoch=True, prog_bar=True, batch_size=bs)
-        self.log(f"{stage}/loss_coord", losses["coord"], on_step=False, on_epoch=True, batch_size=bs)
-        self.log(f"{stage}/loss_vis", losses["vis"], on_step=False, on_epoch=True, batch_size=bs)
-        return losses["loss"], out
+        train = stage == "train"
+        log = {"on_epoch": True, "batch_size": bs, "sync_dist": not train}
+        self.log(f"{stage}/loss", losses["loss"], on_step=train, prog_bar=True, **log)
+        self.log(f"{stage}/loss_coord", losses["coord"], on_step=False, **log)
+        self.log(f"{stage}/loss_vis", losses["vis"], on_step=False, **log)
+        return losses["loss"], uv, vis, pred
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, _ = self._shared_step(batch, "train")
+        loss, *_ = self._shared_step(batch, "train")
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        _, out = self._shared_step(batch, "val")
+        _, uv, vis, pred = self._shared_step(batch, "val")
+        self._collect("val", batch, pred, vis)
         if batch_idx == 0 and self.hparams.num_overlays > 0:
             n = self.hparams.num_overlays
-            self._overlay_batch = {
-                "image": batch["image"][:n],
-                "uv": out.pose[-1, :n, :, :2],
-                "vis": out.visibility[-1, :n, :, 0],
-            }
+            self._overlay_batch = {"image": batch["image"][:n], "uv": uv[:n], "vis": vis[:n]}
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        _, out = self._shared_step(batch, "test")
-        self._test_outputs.append(
-            {
-                "image_id": batch["image_id"],
-                "ann_id": batch["ann_id"],
-                "xy": self.to_image_pixels(out.pose[-1, ..., :2], batch),
-                "vis": out.visibility[-1, ..., 0],
-            }
-        )
+        _, _, vis, pred = self._shared_step(batch, "test")
+        self._collect("test", batch, pred, vis)
+
+    def _collect(self, stage: str, batch: dict, pred: torch.Tensor, vis: torch.Tensor) -> None:
+        """Keep what COCO results need (on device; gathered at the epoch's end)."""
+        if stage in self.hparams.oks_ap_stages:
+            self._outputs.append({"index": batch["index"], "image_id": batch["image_id"], "ann_id": batch["ann_id"],
+                                  "xy": pred, "vis": vis})  # fmt: skip
 
     # -- epoch ends ------------------------------------------------------------------------------------------
-    def _log_pck(self, stage: str) -> dict[str, torch.Tensor]:
+    def _log_metrics(self, stage: str) -> dict[str, torch.Tensor]:
         values = self.pck(stage).compute()
+        self.pck(stage).reset()
+        if stage in self.hparams.oks_ap_stages:
+            results = self._coco_results(self._outputs)
+            self._outputs = []
+            if stage == "test":
+                self.test_predictions = results
+            ann_file = self._annotation_file(stage)
+            if ann_file is not None:
+                ap = coco_keypoint_ap(ann_file, results, self.layout.sigmas)
+                values.update({k: torch.tensor(v) for k, v in ap.items()})
         for key, value in values.items():
             self.log(f"{stage}/{key}", value, prog_bar=key == self.best_key)
-        self.pck(stage).reset()
         return values
+
+    def _annotation_file(self, stage: str) -> str | None:
+        """The COCO ground-truth file of the stage's split (from the datamodule), if it has one and the layout
+        has OKS sigmas."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.layout.sigmas is None or not hasattr(datamodule, "eval_annotation_file"):
+            return None
+        return datamodule.eval_annotation_file(stage)
 
     def on_train_start(self) -> None:
         # The sanity check's validation must not count toward the best score.
         self.val_pck.reset()
         self.val_best.reset()
+        self._outputs = []
 
     def on_train_epoch_end(self) -> None:
-        self._log_pck("train")
+        self._log_metrics("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs = []
 
     def on_validation_epoch_end(self) -> None:
-        values = self._log_pck("val")
+        values = self._log_metrics("val")
         if self.trainer.sanity_checking:
             return
         self.val_best(values[self.best_key])
@@ -175,18 +218,21 @@ class PoseModule(pl.LightningModule):
         self._log_overlays()
 
     def on_test_epoch_start(self) -> None:
-        self._test_outputs = []
+        self._outputs = []
 
     def on_test_epoch_end(self) -> None:
-        self._log_pck("test")
-        self.test_predictions = self._coco_results(self._test_outputs)
-        self._test_outputs = []
+        self._log_metrics("test")
 
     def _coco_results(self, outputs: list[dict]) -> list[dict]:
-        """COCO results records: keypoints (x, y, score) × J in original pixels, score, and the GT box used."""
+        """COCO results records, one per dataset instance (gathered from every device, repeats dropped, in
+        dataset order): keypoints (x, y, score) × J in original pixels, score, and ``gt_id``, the box's annotation."""
         if not outputs:
             return []
-        cat = {k: torch.cat([o[k] for o in outputs]).detach().cpu().numpy() for k in outputs[0]}
+        cat = {k: torch.cat([o[k] for o in outputs]) for k in outputs[0]}
+        if self.trainer.world_size > 1:  # equal lengths on every rank: the sampler pads with repeats
+            cat = {k: v.flatten(0, 1) for k, v in self.all_gather(cat).items()}
+        keep = first_occurrence(cat["index"])
+        cat = {k: v[keep].detach().cpu().numpy() for k, v in cat.items()}
         results = []
         for image_id, ann_id, xy, vis in zip(cat["image_id"], cat["ann_id"], cat["xy"], cat["vis"]):
             kps = np.concatenate([xy, vis[:, None]], axis=1).astype(float).round(3)
@@ -209,8 +255,8 @@ class PoseModule(pl.LightningModule):
         xy = self.codec.decode_torch(batch["uv"].float()).cpu().numpy()
         vis = batch["vis"].float().cpu().numpy()
         tiles = [draw_pose(img, k, self.layout, v) for img, k, v in zip(images, xy, vis)]
-        log_image(self.trainer, "val/overlays", image_grid(tiles), self.current_epoch,
-                  png_dir=f"{self.trainer.default_root_dir}/overlays")  # fmt: skip
+        png_dir = f"{self.trainer.default_root_dir}/overlays"
+        log_image(self.trainer, "val/overlays", image_grid(tiles), self.current_epoch, png_dir=png_dir)
 
     # -- optimisation ----------------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict:
