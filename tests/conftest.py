@@ -24,7 +24,8 @@ def tiny_coco(tmp_path_factory) -> Path:
     return ensure_synthetic_coco(root, **TINY)
 
 
-def tiny_data_overrides(root: Path) -> list[str]:
-    """Overrides pointing a config at the tiny dataset, with small batches and no worker processes."""
-    return [f"data.root={root}", *(f"data.synthetic.{k}={v}" for k, v in TINY.items()),
+def tiny_data_overrides(root: Path, synthetic: bool = True) -> list[str]:
+    """Overrides pointing a config at the tiny dataset, with small batches and no worker processes.
+    ``synthetic``: the config's data generates the synthetic set (its parameters must then match TINY)."""
+    return [f"data.root={root}", *(f"data.synthetic.{k}={v}" for k, v in TINY.items() if synthetic),
             "data.batch_size=4", "data.num_workers=0", "data.persistent_workers=false"]  # fmt: skip

@@ -40,7 +40,8 @@ def test_experiment_composes(experiment, config_name, tmp_path):
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_fast_dev_run(experiment, tiny_coco, tmp_path):
-    overrides = [f"experiment={experiment}", "debug=fdr", *tiny_data_overrides(tiny_coco),
+    synthetic = compose_config("train", [f"experiment={experiment}"], tmp_path).data.get("synthetic") is not None
+    overrides = [f"experiment={experiment}", "debug=fdr", *tiny_data_overrides(tiny_coco, synthetic),
                  # the experiment's architecture, at a size a CPU test can afford
                  "model.net.width=32", "model.net.num_blocks=2", "data.input_size=[64,64]"]  # fmt: skip
     cfg = compose_config("train", overrides, tmp_path)

@@ -202,6 +202,7 @@ class DeepHARPose(nn.Module):
 
     def decode(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw RegMap logits (B, N_h, h, w) → pose (B, J, D), visibility (B, J, 1)."""
+        logits = logits.float()  # soft-argmax in fp32 under mixed precision: bf16 would cost ~1 px at 256
         if self.dim == 3:
             return decode_3d(logits, self.num_joints, self.depth_bins)
         return decode_2d(logits, self.num_joints, self.num_context, self.alpha)

@@ -232,7 +232,8 @@ class PoseModule(pl.LightningModule):
         if self.trainer.world_size > 1:  # equal lengths on every rank: the sampler pads with repeats
             cat = {k: v.flatten(0, 1) for k, v in self.all_gather(cat).items()}
         keep = first_occurrence(cat["index"])
-        cat = {k: v[keep].detach().cpu().numpy() for k, v in cat.items()}
+        cat = {k: v[keep].detach().cpu() for k, v in cat.items()}
+        cat = {k: (v.float() if v.is_floating_point() else v).numpy() for k, v in cat.items()}
         results = []
         for image_id, ann_id, xy, vis in zip(cat["image_id"], cat["ann_id"], cat["xy"], cat["vis"]):
             kps = np.concatenate([xy, vis[:, None]], axis=1).astype(float).round(3)
