@@ -100,7 +100,9 @@ def test_every_annotation_is_valid_coco(small):
         sizes = {img["id"]: (img["width"], img["height"]) for img in data["images"]}
         for ann in data["annotations"]:
             w, h = sizes[ann["image_id"]]
-            assert ann["category_id"] == 1 and ann["iscrowd"] == 0
+            assert ann["category_id"] == 1 and ann["iscrowd"] in (0, 1)
+            if ann["iscrowd"]:  # crowd regions, as COCO has them: no keypoints
+                assert ann["num_keypoints"] == 0
             x0, y0, bw, bh = ann["bbox"]
             assert bw > 0 and bh > 0 and x0 >= 0 and y0 >= 0 and x0 + bw <= w and y0 + bh <= h
             assert 0 < ann["area"] <= bw * bh
@@ -122,6 +124,9 @@ def test_a_modest_sample_has_hidden_and_unlabelled_joints_crowds_and_varied_size
     assert np.mean(v == 2) > 0.6
     assert np.mean(v == 1) > 0.03
     assert np.mean(v == 0) > 0.02
+    # The real file's quirks a reader must filter: crowd regions and tiny boxes.
+    assert any(a["iscrowd"] for a in data["annotations"])
+    assert any(min(a["bbox"][2:]) < 8 and not a["iscrowd"] and a["num_keypoints"] > 0 for a in data["annotations"])
     people = np.bincount([a["image_id"] for a in data["annotations"]])
     assert np.count_nonzero(people >= 2) >= 5
     sizes = {(img["width"], img["height"]) for img in data["images"]}

@@ -47,7 +47,7 @@ from har.layouts import JointLayout, get_layout
 log = logging.getLogger(__name__)
 
 FORMAT = "har.synthetic_coco"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: crowd regions and tiny people, as the real COCO file has
 META_FILE = "synthetic_meta.json"
 SPLITS = {"train": 1, "val": 2}  # split name -> split code (seeds the RNG, prefixes the ids)
 ID_BLOCK = 10_000_000  # image id = code * ID_BLOCK + index + 1; annotation id = code * 10 * ID_BLOCK + k + 1
@@ -423,9 +423,7 @@ def _draw_limb(cv: _PersonCanvas, side: str, pts: dict[str, _Point], kind: str) 
         cv.capsule(f"{side}_foot", pts[f"{side}_ank"], pts[f"{side}_toe"], "foot")
 
 
-def _draw_head(
-    cv: _PersonCanvas, pts: dict[str, _Point], body: Body, place: Placement, layout: JointLayout
-) -> None:
+def _draw_head(cv: _PersonCanvas, pts: dict[str, _Point], body: Body, place: Placement, layout: JointLayout) -> None:
     """Neck, ears (behind or in front of the head), head ellipse, then the face marks that face the camera."""
     axes = (body.head_axes[0] * place.scale, body.head_axes[1] * place.scale)
     angle = body.head_angle - place.angle
@@ -516,9 +514,7 @@ def _draw_distractors(rng: np.random.Generator, image: np.ndarray) -> None:
             cv2.ellipse(image, p0, axes, _uniform(rng, 0, 180), 0, 360, color, -1, cv2.LINE_AA)
 
 
-def _draw_occluder(
-    rng: np.random.Generator, image: np.ndarray, top: np.ndarray, at: np.ndarray, size: float
-) -> None:
+def _draw_occluder(rng: np.random.Generator, image: np.ndarray, top: np.ndarray, at: np.ndarray, size: float) -> None:
     """A hatched rectangle or ellipse near ``at``; marks its pixels in the top-layer map ``top``."""
     h, w = image.shape[:2]
     c = at + (rng.random(2) - 0.5) * 0.6 * size
@@ -585,9 +581,7 @@ def _mask_polygons(mask: np.ndarray, origin: tuple[int, int]) -> list[list[float
     return polys
 
 
-def _person_record(
-    joints: np.ndarray, v: np.ndarray, mask: np.ndarray, origin: tuple[int, int]
-) -> dict | None:
+def _person_record(joints: np.ndarray, v: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> dict | None:
     """COCO fields of one drawn person (ids left to the caller); ``mask`` is its window of the image at
     ``origin``. None when nothing of the person is in the image."""
     box = _mask_box(mask, origin)
@@ -674,6 +668,35 @@ def render_image(
     return image, records
 
 
+def _add_coco_quirks(rng: np.random.Generator, image: np.ndarray, num_joints: int) -> list[dict]:
+    """Annotations the real COCO file has and a reader must filter: a crowd region (iscrowd = 1, no keypoints)
+    drawn as a cluster of small blobs on ~3% of images, and a tiny person (box under 8 px, one or two labelled
+    joints) on ~3%. Drawn onto ``image``; returns their records."""
+    height, width = image.shape[:2]
+    records = []
+    if rng.random() < 0.03:
+        w, h = round(_uniform(rng, 0.2, 0.4) * width, 2), round(_uniform(rng, 0.1, 0.2) * height, 2)
+        x, y = round(_uniform(rng, 0, width - w), 2), round(_uniform(rng, 0, height - h), 2)
+        for _ in range(_randint(rng, 5, 12)):
+            cx, cy = _uniform(rng, x, x + w), _uniform(rng, y + h * 0.3, y + h)
+            axes = (max(1, int(w * 0.04)), max(2, int(h * 0.3)))
+            cv2.ellipse(image, (int(cx), int(cy)), axes, 0, 0, 360, _muted_color(rng), -1)
+        records.append({"category_id": 1, "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                        "area": w * h, "bbox": [x, y, w, h],
+                        "iscrowd": 1, "num_keypoints": 0, "keypoints": [0.0, 0.0, 0] * num_joints})  # fmt: skip
+    if rng.random() < 0.03:
+        w, h = round(_uniform(rng, 2.0, 5.0), 2), round(_uniform(rng, 4.0, 7.5), 2)
+        x, y = round(_uniform(rng, 0, width - w), 2), round(_uniform(rng, 0, height - h), 2)
+        cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), _muted_color(rng), -1)
+        kps = [0.0, 0.0, 0] * num_joints
+        for j in (0, 5)[: _randint(rng, 1, 3)]:  # nose, then left shoulder
+            kps[3 * j : 3 * j + 3] = [round(x + w / 2, 2), round(y + (1 + j) * h / 8, 2), 2]
+        records.append({"category_id": 1, "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
+                        "area": w * h, "bbox": [x, y, w, h],
+                        "iscrowd": 0, "num_keypoints": sum(1 for v in kps[2::3] if v), "keypoints": kps})  # fmt: skip
+    return records
+
+
 # --- Dataset writing ----------------------------------------------------------------------------------------
 
 
@@ -708,6 +731,7 @@ def _generate_split(out: Path, split: str, num: int, params: dict, progress: boo
         rng = np.random.default_rng([params["seed"], code, index])
         width, height = (int(v) for v in rng.integers(params["min_size"], params["max_size"] + 1, size=2))
         image, records = render_image(rng, width, height, params["max_people"], layout)
+        records += _add_coco_quirks(rng, image, len(layout.joints))
         image_id = code * ID_BLOCK + index + 1
         file_name = f"{image_id:012d}.jpg"
         _write_jpeg(img_dir / file_name, image)
