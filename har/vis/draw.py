@@ -50,3 +50,26 @@ def image_grid(images: list[np.ndarray], ncols: int = 4, pad: int = 2) -> np.nda
         r, c = divmod(i, ncols)
         grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = img
     return grid
+
+
+def draw_confusion(confusion: np.ndarray, classes: list[str], cell: int = 44) -> np.ndarray:
+    """Confusion matrix (rows: true class, columns: predicted) as an RGB image: counts in cells shaded by the
+    row-normalised rate, class names on the left and, numbered, on the top."""
+    n = len(classes)
+    confusion = np.asarray(confusion)
+    rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    label_w = 8 * max(len(c) for c in classes) + 30
+    image = np.full((n * cell + 30, label_w + n * cell + 4, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for i, name in enumerate(classes):
+        cv2.putText(image, f"{i} {name}", (4, 30 + i * cell + cell // 2 + 4), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(image, str(i), (label_w + i * cell + cell // 2 - 4, 20), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        for j in range(n):
+            x0, y0 = label_w + j * cell, 30 + i * cell
+            shade = int(255 * (1 - rates[i, j]))
+            color = (shade, shade, 255) if i != j else (shade, 255, shade)
+            cv2.rectangle(image, (x0, y0), (x0 + cell - 2, y0 + cell - 2), color, -1)
+            text_color = (0, 0, 0) if rates[i, j] < 0.6 else (255, 255, 255)
+            cv2.putText(image, str(int(confusion[i, j])), (x0 + 6, y0 + cell // 2 + 4), font, 0.4, text_color, 1,
+                        cv2.LINE_AA)  # fmt: skip
+    return image

@@ -1,0 +1,79 @@
+"""ActionModule: losses on every head, freezing and unfreezing the pose network, pose weights from checkpoints."""
+
+import pytest
+import torch
+
+from har.modules.action_module import HEADS, ActionModule
+from har.modules.pose_module import PoseModule
+
+POSE_NET = {"num_joints": 17, "num_blocks": 1, "width": 32, "input_size": [64, 64]}
+SGD = {"_target_": "torch.optim.SGD", "lr": 0.1, "momentum": 0.95, "nesterov": True}
+
+
+def _module(**kwargs):
+    torch.manual_seed(0)
+    args = {"pose_net": POSE_NET, "action_net": {"pose_version": "v1"}, "classes": ["a", "b", "c"], "optimizer": SGD}
+    return ActionModule(**{**args, **kwargs})
+
+
+def _batch(b=2, t=4):
+    g = torch.Generator().manual_seed(1)
+    return {"frames": torch.randint(0, 256, (b, t, 3, 64, 64), dtype=torch.uint8, generator=g),
+            "label": torch.tensor([0, 2])[:b], "index": torch.arange(b)}  # fmt: skip
+
+
+def _step(module, batch):
+    module.train()
+    opt = module.configure_optimizers()["optimizer"]
+    out = module(batch["frames"])
+    loss = module.action_loss(out, batch["label"])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def test_every_head_has_logits_and_the_loss_reaches_both_networks():
+    module = _module()
+    out = module(_batch()["frames"])
+    assert module.head_logits(out).shape == (len(HEADS), 2, 3)
+    assert out.pose.shape == (4, 2, 3) and out.appearance.shape == (4, 2, 3)
+    loss = module.action_loss(out, torch.tensor([0, 2]))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.action_net.parameters())
+    assert module.pose_net.stem.conv1.conv.weight.grad.abs().sum() > 0
+
+
+def test_frozen_pose_network_is_unchanged_by_a_step_and_unfreezes_on_schedule():
+    module = _module(train_pose=False, unfreeze_pose_at_epoch=1)
+    pose_before = {k: v.clone() for k, v in module.pose_net.state_dict().items()}  # weights and BN statistics
+    action_before = {k: v.clone() for k, v in module.action_net.state_dict().items()}
+    _step(module, _batch())
+    assert all(torch.equal(v, pose_before[k]) for k, v in module.pose_net.state_dict().items())
+    assert any(not torch.equal(v, action_before[k]) for k, v in module.action_net.state_dict().items())
+    assert not module.pose_net.training  # BatchNorm of a frozen network stays in eval mode
+
+    class _Trainer:  # the epoch counter the hook reads
+        current_epoch = 1
+
+    module._trainer = _Trainer()
+    module.on_train_epoch_start()
+    _step(module, _batch())
+    assert any(not torch.equal(v, pose_before[k]) for k, v in module.pose_net.state_dict().items())
+
+
+def test_pose_weights_come_from_a_pose_checkpoint(tmp_path):
+    pose = PoseModule(net=POSE_NET, optimizer=SGD)
+    with torch.no_grad():
+        pose.net.stem.conv1.conv.weight.fill_(0.5)
+    torch.save({"state_dict": pose.state_dict()}, tmp_path / "pose.ckpt")
+    module = _module(pose_ckpt=str(tmp_path / "pose.ckpt"))
+    assert torch.equal(module.pose_net.stem.conv1.conv.weight, pose.net.stem.conv1.conv.weight)
+    torch.save({"state_dict": {"other.weight": torch.zeros(1)}}, tmp_path / "bad.ckpt")
+    with pytest.raises(ValueError, match="no pose-network weights"):
+        _module(pose_ckpt=str(tmp_path / "bad.ckpt"))
+
+
+def test_unknown_head_weight_is_an_error():
+    with pytest.raises(ValueError, match="unknown heads"):
+        _module(head_weights={"fusd": 1.0})
