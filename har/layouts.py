@@ -22,6 +22,8 @@ class JointLayout:
         skeleton: (a, b) 0-based index pairs drawn as limbs.
         sigmas: per-joint OKS sigmas (COCO convention), or None where the layout has none.
         colors: per-joint RGB colours (0-255) for drawing.
+        upper_body: indices of the upper-body joints (the others are the lower body), read by half-body
+            augmentation; empty where the layout does not define the split.
     """
 
     name: str
@@ -30,6 +32,7 @@ class JointLayout:
     skeleton: tuple[tuple[int, int], ...]
     sigmas: tuple[float, ...] | None = None
     colors: tuple[tuple[int, int, int], ...] = field(default=())
+    upper_body: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         j = len(self.joints)
@@ -40,6 +43,8 @@ class JointLayout:
             raise ValueError(f"layout {self.name!r}: {len(self.sigmas)} sigmas for {j} joints")
         if self.colors and len(self.colors) != j:
             raise ValueError(f"layout {self.name!r}: {len(self.colors)} colours for {j} joints")
+        if not all(0 <= a < j for a in self.upper_body):
+            raise ValueError(f"layout {self.name!r}: upper_body index out of range for {j} joints")
 
     @property
     def num_joints(self) -> int:
@@ -52,6 +57,11 @@ class JointLayout:
         for a, b in self.flip_pairs:
             perm[a], perm[b] = b, a
         return perm
+
+    @property
+    def lower_body(self) -> tuple[int, ...]:
+        """Joints not in ``upper_body`` (empty where the layout has no upper/lower split)."""
+        return tuple(i for i in range(self.num_joints) if i not in self.upper_body) if self.upper_body else ()
 
     def index(self, name: str) -> int:
         return self.joints.index(name)
@@ -116,6 +126,7 @@ COCO17 = JointLayout(
         0.089,
     ),  # fmt: skip
     colors=_side_colors(_COCO17_JOINTS),
+    upper_body=tuple(range(11)),  # face, shoulders, elbows, wrists (mmpose's coco upper_body_ids)
 )
 
 _PA16J_JOINTS = (
@@ -146,6 +157,7 @@ PA16J = JointLayout(
         (13, 15),
     ),  # fmt: skip
     colors=_side_colors(_PA16J_JOINTS),
+    upper_body=(1, 2, 3, 4, 5, 6, 7, 8, 9),  # thorax, neck, head, arms; pelvis, hips and legs are the lower body
 )
 
 _REGISTRY: dict[str, JointLayout] = {}

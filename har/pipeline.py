@@ -15,7 +15,10 @@ from hydra.utils import get_class, instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from har.utils.resolvers import register_resolvers
+
 log = logging.getLogger(__name__)
+register_resolvers()
 
 
 def _instantiate_group(cfg: DictConfig | None) -> list[Any]:

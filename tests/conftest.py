@@ -24,6 +24,18 @@ def tiny_coco(tmp_path_factory) -> Path:
     return ensure_synthetic_coco(root, **TINY)
 
 
+TINY_MERL = {"num_subjects": 6, "clips_per_class": 1, "frame_size": (184, 136), "clip_frames": (10, 14),
+             "video_size": (184, 136), "video_frames": 90, "seed": 0}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_merl(tmp_path_factory) -> Path:
+    """Synthetic MERL Shopping data in its three forms (pose/, action/, videos/), small, generated once."""
+    from har.data.synthetic_merl import ensure_synthetic_merl
+
+    return ensure_synthetic_merl(tmp_path_factory.mktemp("data") / "synthetic_merl", progress=False, **TINY_MERL)
+
+
 def tiny_data_overrides(root: Path, synthetic: bool = True) -> list[str]:
     """Overrides pointing a config at the tiny dataset, with small batches and no worker processes.
     ``synthetic``: the config's data generates the synthetic set (its parameters must then match TINY)."""

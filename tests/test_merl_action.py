@@ -188,7 +188,8 @@ def test_datamodule_from_the_hydra_config(action_root, tmp_path):
 
     from tests.test_configs import compose_config
 
-    overrides = ["data=merl_action", f"data.root={action_root}", "data.files.val=test.json", "data.batch_size=2",
+    overrides = ["data=merl_action", f"data.root={action_root}", "data.files.train=train.json",
+                 "data.files.val=test.json", "data.batch_size=2",
                  "data.num_workers=0", "data.pin_memory=false", "data.input_size=[32,32]"]  # fmt: skip
     cfg = compose_config("train", overrides, tmp_path / "out")
     dm = instantiate(cfg.data, _convert_="all")

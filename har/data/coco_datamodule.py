@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import lightning.pytorch as pl
+from pycocotools.coco import COCO
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from har.data.coco import CocoFilters, load_coco_index
+from har.data.coco import CocoFilters, CocoIndex, load_coco_index
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
 from har.layouts import get_layout
 
@@ -30,6 +34,16 @@ class CocoPoseDataModule(pl.LightningDataModule):
         filters: instance filters (fields of :class:`CocoFilters`).
         synthetic: generator parameters: when set, ``prepare_data`` generates the synthetic set into ``root`` on first
             use (or reuses it); None for real data.
+        cache: keep each split's validated index in an ``.npz`` cache next to its annotation file (see
+            :func:`har.data.coco.load_coco_index`), so later starts skip the JSON.
+        report_dir: where rank 0 writes ``data_report_<split>.json`` (what was removed and why, every bad record);
+            None: no report file. The one-line summary is logged either way.
+        max_failure_fraction: tolerated fraction of image reads that fail (missing or undecodable files are logged
+            and replaced by the next readable instance); past it, after at least ``min_failures`` failures, the run
+            stops. 0: stop at the first unreadable image. Counted per DataLoader worker.
+        min_failures: failures needed before ``max_failure_fraction`` is checked.
+        reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 resolution where the crop window is that many times larger
+            than the crop (exact change of coordinates; see :mod:`har.data.topdown`).
     """
 
     def __init__(
@@ -48,6 +62,11 @@ class CocoPoseDataModule(pl.LightningDataModule):
         augment: dict | None = None,
         filters: dict | None = None,
         synthetic: dict | None = None,
+        cache: bool = True,
+        report_dir: str | None = None,
+        max_failure_fraction: float = 0.01,
+        min_failures: int = 10,
+        reduced_decode: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -57,6 +76,7 @@ class CocoPoseDataModule(pl.LightningDataModule):
         self.augment = Augmentation(**augment) if augment is not None else None
         self.filters = CocoFilters(**(filters or {}))
         self.datasets: dict[str, TopDownPoseDataset] = {}
+        self.indexes: dict[str, CocoIndex] = {}  # by split: val and test share val2017's
 
     def prepare_data(self) -> None:
         if self.hparams.synthetic is not None:
@@ -67,16 +87,63 @@ class CocoPoseDataModule(pl.LightningDataModule):
     def annotation_file(self, split: str) -> Path:
         return self.root / "annotations" / f"person_keypoints_{split}.json"
 
-    def eval_annotation_file(self, stage: str) -> Path:
-        """Ground truth scored by COCO keypoint AP for a stage ("val" or "test")."""
-        return self.annotation_file(self.hparams.val_split if stage == "val" else self.hparams.test_split)
+    def image_dir(self, split: str) -> Path:
+        return self.root / split
+
+    def eval_split(self, stage: str) -> str:
+        return self.hparams.val_split if stage == "val" else self.hparams.test_split
+
+    def eval_ground_truth(self, stage: str) -> Path | COCO:
+        """Ground truth scored by COCO keypoint AP for a stage ("val" or "test"): the split's annotation file."""
+        return self.annotation_file(self.eval_split(stage))
+
+    def read_index(self, split: str) -> CocoIndex:
+        """Read and validate a split (subclasses read other formats into the same index)."""
+        return load_coco_index(
+            self.annotation_file(split), self.layout.num_joints, self.filters, self.hparams.cache, verbose=False
+        )
+
+    def load_index(self, split: str) -> CocoIndex:
+        """The split's validated index, loaded once; its summary line and report come with the first load."""
+        if split not in self.indexes:
+            index = self.read_index(split)
+            self.indexes[split] = index
+            self._report(split, index)
+        return self.indexes[split]
+
+    @rank_zero_only
+    def _report(self, split: str, index: CocoIndex) -> None:
+        """Log the index's summary line and write ``data_report_<split>.json`` to ``report_dir``."""
+        line = index.summary()
+        if self.hparams.report_dir is not None:
+            path = Path(self.hparams.report_dir) / f"data_report_{split}.json"
+            report = {
+                "split": split,
+                "ann_file": str(index.ann_file),
+                "kept": len(index),
+                "removed": dict(sorted(index.skipped.items())),
+                "num_bad_records": len(index.bad_records),
+                "bad_records": [{"id": ann_id, "reason": reason} for ann_id, reason in index.bad_records],
+                "filters": asdict(self.filters),
+                "index_cache": str(index.cache_file) if index.cache_file else None,
+                "from_cache": index.from_cache,
+            }
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(report, indent=1) + "\n")
+                line += f" (report: {path})"
+            except OSError as e:
+                log.warning("cannot write the data report %s: %s", path, e)
+        log.info(line)
 
     def build_dataset(self, split: str, train: bool) -> TopDownPoseDataset:
-        index = load_coco_index(self.annotation_file(split), self.layout.num_joints, self.filters)
+        index = self.load_index(split)
         transform = TopDownTransform(
             self.layout, self.input_size, self.hparams.padding, self.augment if train else None
         )
-        return TopDownPoseDataset(index, self.root / split, transform)
+        hp = self.hparams
+        return TopDownPoseDataset(index, self.image_dir(split), transform, hp.max_failure_fraction, hp.min_failures,
+                                  hp.reduced_decode)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams

@@ -33,7 +33,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from har.models.layers import ActConv, ActConvBN, ConvBN, ConvBNAct, MaxPool2x2, SeparableConv2d, Upsample2x
+from har.models.layers import (
+    ActConv,
+    ActConvBN,
+    ConvBN,
+    ConvBNAct,
+    MaxPool2x2,
+    SeparableConv2d,
+    Upsample2x,
+    set_bn_momentum,
+)
 from har.models.pose_net import DeepHARPose
 from har.models.soft_argmax import spatial_softmax
 
@@ -273,6 +282,7 @@ class DeepHARAction(nn.Module):
         feature_channels: int = 576,
         num_blocks: int = 4,
         num_frames: int | None = None,
+        bn_momentum: float = 0.01,
     ):
         super().__init__()
         if dim not in (2, 3):
@@ -285,6 +295,7 @@ class DeepHARAction(nn.Module):
         self.appearance_branch = AppearanceBranch(feature_channels, num_joints, num_actions, num_blocks)
         self.pose_weighting = ActionMapWeighting(num_actions)
         self.appearance_weighting = ActionMapWeighting(num_actions)
+        set_bn_momentum(self, bn_momentum)
 
     def _check_inputs(self, y, p, hs_prob, features) -> None:
         b, t, j, d = y.shape

@@ -100,6 +100,15 @@ class BatchNormNoScale(nn.Module):
         return self.bn(x) + self.bias.view(1, -1, 1, 1)
 
 
+def set_bn_momentum(module: nn.Module, momentum: float) -> None:
+    """Set the running-statistics momentum (PyTorch convention: weight of the new batch) of every BatchNorm in
+    ``module``. Keras' default 0.99 is PyTorch's 0.01: right for long schedules, slow for short CPU runs, whose
+    eval-mode statistics then lag far behind the weights."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+
+
 class SeparableConv2d(nn.Module):
     """Keras `SeparableConv2D`: depthwise k×k (multiplier 1) then pointwise 1×1; no bias, nothing between."""
 

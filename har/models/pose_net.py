@@ -26,6 +26,7 @@ from har.models.layers import (
     SepActConvBN,
     SepConvResidual,
     Upsample2x,
+    set_bn_momentum,
 )
 from har.models.soft_argmax import decode_2d, decode_3d
 
@@ -138,6 +139,7 @@ class DeepHARPose(nn.Module):
     `depth_bins=None` gives a 2D model with (1 + num_context_per_joint)·J maps; an integer N_d gives a 3D
     model with N_d·J maps (num_context_per_joint must then be 0). `stem_scale` (default width/576) scales the
     stem's internal channels so a small `width` gives a small network; width 576 is exactly the original.
+    `bn_momentum` is the BatchNorm running-statistics momentum (0.01 = Keras' 0.99, the original's).
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class DeepHARPose(nn.Module):
         input_size: tuple[int, int] = (256, 256),
         alpha: float = 0.8,
         stem_scale: float | None = None,
+        bn_momentum: float = 0.01,
     ):
         super().__init__()
         height, width_px = (int(s) for s in input_size)
@@ -193,6 +196,7 @@ class DeepHARPose(nn.Module):
             for b in range(num_blocks)
         )
         self.reset_parameters()
+        set_bn_momentum(self, bn_momentum)
 
     def reset_parameters(self) -> None:
         """Keras defaults: glorot-uniform kernels (xavier_uniform_ has the same bound, depthwise included)."""

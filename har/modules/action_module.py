@@ -15,6 +15,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchmetrics import MaxMetric
 
 from har.layouts import get_layout
 from har.losses import pose_loss
@@ -107,6 +108,7 @@ class ActionModule(pl.LightningModule):
         self.metrics = torch.nn.ModuleDict(
             {stage: ClipClassification(len(self.classes), HEADS) for stage in ("fit", "validate", "test")}
         )
+        self.val_best = MaxMetric()
         self.test_predictions: list[dict] = []
 
     # -- pose network freezing -------------------------------------------------------------------------------
@@ -211,7 +213,8 @@ class ActionModule(pl.LightningModule):
         if confusion is not None and stage != "fit" and not self.trainer.sanity_checking:
             self._log_confusion(key, confusion.cpu().numpy())
         if stage == "test":
-            probs, labels = metric.per_video()
+            with metric.sync_context():  # every device's clips (repeats dropped), not only this device's
+                probs, labels = metric.per_video()
             self.test_predictions = [
                 {"video": i, "label": int(lab), "pred": int(pr.argmax()), "probs": pr.tolist()}
                 for i, (pr, lab) in enumerate(zip(probs[:, 0].cpu().numpy().round(5), labels.cpu().numpy()))
@@ -235,8 +238,15 @@ class ActionModule(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         self._log_epoch("fit")
 
+    def on_train_start(self) -> None:
+        self.metrics["validate"].reset()  # the sanity check's validation must not count toward the best score
+        self.val_best.reset()
+
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch("validate")
+        values = self._log_epoch("validate")
+        if not self.trainer.sanity_checking:
+            self.val_best(values["acc"])
+            self.log("val/acc_best", self.val_best.compute(), prog_bar=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")

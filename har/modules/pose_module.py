@@ -181,21 +181,21 @@ class PoseModule(pl.LightningModule):
             self._outputs = []
             if stage == "test":
                 self.test_predictions = results
-            ann_file = self._annotation_file(stage)
-            if ann_file is not None:
-                ap = coco_keypoint_ap(ann_file, results, self.layout.sigmas)
+            gt = self._ground_truth(stage)
+            if gt is not None:
+                ap = coco_keypoint_ap(gt, results, self.layout.sigmas)
                 values.update({k: torch.tensor(v) for k, v in ap.items()})
         for key, value in values.items():
             self.log(f"{stage}/{key}", value, prog_bar=key == self.best_key)
         return values
 
-    def _annotation_file(self, stage: str) -> str | None:
-        """The COCO ground-truth file of the stage's split (from the datamodule), if it has one and the layout
-        has OKS sigmas."""
+    def _ground_truth(self, stage: str):
+        """The stage's COCO ground truth (a file or a pycocotools COCO, from the datamodule), if the datamodule
+        has one and the layout has OKS sigmas."""
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.layout.sigmas is None or not hasattr(datamodule, "eval_annotation_file"):
+        if self.layout.sigmas is None or not hasattr(datamodule, "eval_ground_truth"):
             return None
-        return datamodule.eval_annotation_file(stage)
+        return datamodule.eval_ground_truth(stage)
 
     def on_train_start(self) -> None:
         # The sanity check's validation must not count toward the best score.

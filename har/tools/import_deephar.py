@@ -30,6 +30,10 @@ def build_model_config(h5_path: str | Path, overrides: list[str]) -> dict:
     """conf/model/pose.yaml, with the network read from the file, then the ``model.*`` overrides applied."""
     cfg = OmegaConf.load(MODEL_CONFIG)
     cfg.pop("_target_"), cfg.pop("_recursive_")
+    # The optimizer comes from the model config's defaults list (conf/model/optimizer/<name>.yaml).
+    defaults = OmegaConf.to_container(cfg.pop("defaults"))
+    (optimizer,) = [d["optimizer"] for d in defaults if isinstance(d, dict) and "optimizer" in d]
+    cfg.optimizer = OmegaConf.load(MODEL_CONFIG.parent / "optimizer" / f"{optimizer}.yaml")
     implied = read_keras_config(h5_path)
     cfg.net = OmegaConf.merge(cfg.net, implied)
     cfg.layout = DEFAULT_LAYOUT.get(int(cfg.net.num_joints), "coco17")

@@ -1,0 +1,1 @@
+"""Benchmarks: each module is runnable (``python -m bench.<name>``) and prints a JSON line of its figures last."""
