@@ -30,7 +30,8 @@ def test_users_merl_action_command_with_two_ddp_processes(tiny_merl, tmp_path):
 def test_multitask_training_adds_the_pose_loss(tiny_merl, tmp_path):
     run("train.py", "experiment=synthetic_action", "data=synthetic_merl_multitask", f"hydra.run.dir={tmp_path}",
         f"data.action.root={tiny_merl / 'action'}", f"data.pose.root={tiny_merl / 'pose'}",
-        "data.action.synthetic=null", "data.pose.synthetic=null", "data.action.num_frames=4", "data.action.input_size=[64,64]",
+        "data.action.synthetic=null", "data.pose.synthetic=null", "data.action.num_frames=4",
+        "data.action.input_size=[64,64]",
         "data.action.batch_size=2", "data.action.num_workers=0", "data.action.persistent_workers=false",
         "data.pose.batch_size=4", "data.pose.num_workers=0", "data.pose.persistent_workers=false",
         "model.pose_net.width=32", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
