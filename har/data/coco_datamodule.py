@@ -7,19 +7,18 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-import lightning.pytorch as pl
-from pycocotools.coco import COCO
 from lightning.pytorch.utilities import rank_zero_only
-from torch.utils.data import DataLoader
+from pycocotools.coco import COCO
 
 from har.data.coco import CocoFilters, CocoIndex, load_coco_index
+from har.data.loaders import LoaderDataModule
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
 from har.layouts import get_layout
 
 log = logging.getLogger(__name__)
 
 
-class CocoPoseDataModule(pl.LightningDataModule):
+class CocoPoseDataModule(LoaderDataModule):
     """Top-down person samples from ``ROOT/annotations/person_keypoints_<split>.json`` and ``ROOT/<split>/``.
 
     Args:
@@ -154,24 +153,3 @@ class CocoPoseDataModule(pl.LightningDataModule):
         for name, split, train in wanted.get(stage, wanted["fit"] + wanted["test"]):
             if name not in self.datasets:
                 self.datasets[name] = self.build_dataset(split, train)
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(
-            self.datasets[name],
-            batch_size=hp.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.persistent_workers and hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)

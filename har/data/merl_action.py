@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import lightning.pytorch as pl
 import numpy as np
-from torch.utils.data import DataLoader
 
 from har.data.clips import ClipAugmentation, ClipDataset, ClipSampler, ClipTransform, parse_box
+from har.data.loaders import LoaderDataModule
 from har.data.merl_classes import DEFAULT_ALIASES, MERL_CLASSES, label_key, label_table
 
 log = logging.getLogger(__name__)
@@ -304,7 +303,7 @@ def check_clip_args(hp: Mapping) -> None:
         ClipAugmentation(**hp["augment"])
 
 
-class ClipDataModule(pl.LightningDataModule):
+class ClipDataModule(LoaderDataModule):
     """What the clip datamodules share: sampler and transform from their arguments, and the DataLoaders.
 
     Subclasses define ``classes`` and ``build_dataset(split, train)``; ``setup`` builds the stage's splits into
@@ -327,30 +326,6 @@ class ClipDataModule(pl.LightningDataModule):
     @property
     def num_classes(self) -> int:
         return len(self.classes)
-
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(
-            self.datasets[name],
-            batch_size=hp.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.persistent_workers and hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
 
     def build_dataset(self, split: str, train: bool) -> ClipDataset:
         raise NotImplementedError
