@@ -203,3 +203,19 @@ def test_benchmark_quick_run_prints_its_figures_last(capsys):
     assert figures["dataset"]["with_keypoints"] == 2000 and figures["dataset"]["crowd"] > 0
     assert len(figures["workers"]["workers"]) == 2 and figures["workers"]["samples"] == figures["instances_kept"]
     assert "--instances 2000 --quick" in figures["command"]
+
+
+def test_prepare_data_builds_the_caches_so_that_every_rank_reads_them(tmp_path):
+    """prepare_data runs once per node: after it, setup (on every rank) reads the index from its cache."""
+    from har.data.coco_datamodule import CocoPoseDataModule
+    from har.data.synthetic_coco import generate_synthetic_coco
+
+    root = generate_synthetic_coco(tmp_path / "coco", 6, 4, progress=False)
+    dm = CocoPoseDataModule(str(root), input_size=(64, 64), num_workers=0)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.indexes["train2017"].from_cache and dm.indexes["val2017"].from_cache
+    cold = CocoPoseDataModule(str(root), input_size=(64, 64), num_workers=0, cache=False)
+    cold.prepare_data()
+    cold.setup("fit")
+    assert not cold.indexes["train2017"].from_cache
