@@ -52,6 +52,11 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path) -> list[str]:
         data = [f"data.root={tiny_merl / 'action'}", "data.synthetic=null", "data.num_frames=4", *loader]
     elif target.endswith("MerlVideoDataModule"):
         data = [f"data.root={tiny_merl / 'videos'}", "data.synthetic=null", "data.num_frames=4", *loader]
+    elif target.endswith("MultitaskDataModule"):
+        data = [f"data.action.root={tiny_merl / 'action'}", f"data.pose.root={tiny_merl / 'pose'}",
+                "data.action.synthetic=null", "data.pose.synthetic=null", "data.action.num_frames=4",
+                *(o.replace("data.", "data.action.") for o in loader),
+                *(o.replace("data.", "data.pose.") for o in loader if "input_size" not in o)]  # fmt: skip
     else:
         raise AssertionError(f"no tiny dataset for {target}")
     net = "model.pose_net" if "pose_net" in cfg.model else "model.net"

@@ -40,6 +40,7 @@ class MultitaskDataModule(pl.LightningDataModule):
         pose: the pose datamodule; its ``input_size`` must equal the action clips' (one pose network sees both).
         classes, input_size: the action data's (the config repeats them so that the model config can read
             ``data.classes`` and ``data.input_size`` whatever the data); checked.
+        num_workers, persistent_workers: when set, override both datamodules' (as the debug presets do).
     """
 
     def __init__(
@@ -48,6 +49,8 @@ class MultitaskDataModule(pl.LightningDataModule):
         pose: pl.LightningDataModule,
         classes: list[str] | None = None,
         input_size: tuple[int, int] | None = None,
+        num_workers: int | None = None,
+        persistent_workers: bool | None = None,
     ) -> None:
         super().__init__()
         if tuple(action.hparams.input_size) != tuple(pose.hparams.input_size):
@@ -58,6 +61,10 @@ class MultitaskDataModule(pl.LightningDataModule):
         if classes is not None and tuple(classes) != tuple(action.classes):
             raise ValueError(f"data.classes {classes} != the action data's {action.classes}")
         self.action, self.pose = action, pose
+        for key, value in (("num_workers", num_workers), ("persistent_workers", persistent_workers)):
+            if value is not None:
+                for dm in (action, pose):
+                    dm.hparams[key] = value
 
     @property
     def classes(self) -> list[str]:
