@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from har.data.synthetic_meta import check_meta, read_meta
 from har.layouts import JointLayout, get_layout
 
 log = logging.getLogger(__name__)
@@ -812,30 +813,12 @@ def generate_synthetic_coco(
 
 
 def _read_meta(root: Path) -> dict | None:
-    try:
-        meta = json.loads((root / META_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+    return read_meta(root, META_FILE, FORMAT)
 
 
 def _check_existing(root: Path, params: dict) -> None:
     """Raise unless ``root`` holds a complete synthetic dataset made with ``params``."""
-    meta = _read_meta(root)
-    if meta is None:
-        raise FileExistsError(
-            f"{root} exists but is not a har synthetic dataset (no valid {META_FILE}); refusing to touch it. "
-            "Point the synthetic data root at another folder."
-        )
-    have = dict(meta.get("params", {}), version=meta.get("version"))
-    want = dict(params, version=FORMAT_VERSION)
-    diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
-    if diff:
-        listed = ", ".join(f"{k}: existing {a!r} != requested {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(
-            f"synthetic dataset at {root} was made with different parameters ({listed}); "
-            "delete it yourself or choose another root"
-        )
+    meta = check_meta(root, _read_meta(root), params, FORMAT_VERSION, META_FILE, "a har synthetic dataset")
     for split in SPLITS:
         ann = root / "annotations" / f"person_keypoints_{split}2017.json"
         img_dir = root / f"{split}2017"

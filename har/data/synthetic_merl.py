@@ -80,6 +80,7 @@ import numpy as np
 import scipy.io
 from tqdm import tqdm
 
+from har.data import synthetic_meta
 from har.data.merl_classes import MERL_CLASSES
 from har.data.synthetic_coco import (
     _OCCLUDER,
@@ -980,30 +981,14 @@ def generate_synthetic_merl(
 
 def read_meta(root: str | Path) -> dict | None:
     """The generator's meta of ``root``, or None if it is not a synthetic MERL folder."""
-    try:
-        meta = json.loads((Path(root) / META_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+    return synthetic_meta.read_meta(root, META_FILE, FORMAT)
 
 
 def _check_existing(root: Path, params: dict) -> None:
     """Raise unless ``root`` holds complete synthetic MERL data made with ``params``."""
-    meta = read_meta(root)
-    if meta is None:
-        raise FileExistsError(
-            f"{root} exists but is not har synthetic MERL data (no valid {META_FILE}); refusing to touch it. "
-            "Point the synthetic data root at another folder."
-        )
-    have = dict(meta.get("params", {}), version=meta.get("version"))
-    want = dict(params, version=FORMAT_VERSION)
-    diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
-    if diff:
-        listed = ", ".join(f"{k}: existing {a!r} != requested {b!r}" for k, (a, b) in diff.items())
-        raise ValueError(
-            f"synthetic MERL data at {root} were made with different parameters ({listed}); "
-            "delete them yourself or choose another root"
-        )
+    meta = synthetic_meta.check_meta(
+        root, read_meta(root), params, FORMAT_VERSION, META_FILE, "har synthetic MERL data"
+    )
     counts, missing = meta["counts"], []
     for split in SPLIT_SUBJECTS:
         if "pose" in counts:

@@ -1,0 +1,37 @@
+"""What both synthetic generators share: the meta file that marks a generated folder and its parameter check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def read_meta(root: str | Path, meta_file: str, fmt: str) -> dict | None:
+    """The meta of a folder written by the generator of format ``fmt``, or None."""
+    try:
+        meta = json.loads((Path(root) / meta_file).read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == fmt else None
+
+
+def check_meta(root: Path, meta: dict | None, params: dict, version: int, meta_file: str, what: str) -> dict:
+    """Raise unless ``meta`` (of ``root``) records ``params`` at format ``version``; return it.
+
+    A folder without the meta is not ours (FileExistsError: never touched); other parameters are a ValueError that
+    lists them. ``what`` names the data in messages ("a har synthetic dataset").
+    """
+    if meta is None:
+        raise FileExistsError(
+            f"{root} exists but is not {what} (no valid {meta_file}); refusing to touch it. "
+            "Point the synthetic data root at another folder."
+        )
+    have = dict(meta.get("params", {}), version=meta.get("version"))
+    want = dict(params, version=version)
+    diff = {k: (have.get(k), want[k]) for k in want if have.get(k) != want[k]}
+    if diff:
+        listed = ", ".join(f"{k}: existing {a!r} != requested {b!r}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"{root} holds {what} made with different parameters ({listed}); delete it yourself or choose another root"
+        )
+    return meta
