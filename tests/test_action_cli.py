@@ -13,16 +13,16 @@ SMALL = ["data.num_frames=4", "data.input_size=[64,64]", "data.batch_size=2", "d
 
 def test_users_merl_action_command_with_two_ddp_processes(tiny_merl, tmp_path):
     """`python train.py experiment=merl_action trainer.devices=2`: 2 DDP processes (gloo on this CPU) train,
-    validate, test the best checkpoint and write the run folder."""
+    validate, test the best checkpoint (multi-clip) and write the run folder."""
     run("train.py", "experiment=merl_action", "trainer.devices=2", f"data.root={tiny_merl / 'action'}",
-        f"hydra.run.dir={tmp_path}", *SMALL)  # fmt: skip
+        f"hydra.run.dir={tmp_path}", "data.test_clips=2", "data.test_flip=true", *SMALL)  # fmt: skip
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("train/loss", "val/acc", "val/acc_best", "test/acc", "test/acc_macro", "test/acc_fused",
                 "test/acc_pose", "test/acc_appearance"):  # fmt: skip
         assert isinstance(metrics[key], float), key
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert list((tmp_path / "confusion").glob("test_*.png")) and list((tmp_path / "confusion").glob("test_*.csv"))
-    # Exact under DDP: every test clip counted once, however the sampler padded.
+    # Exact under DDP, with multi-clip testing (2 windows × mirror per clip): one prediction per test clip.
     test_clips = {r["id"] for r in json.loads((tiny_merl / "action" / "merl_action_test.json").read_text())}
     assert len(json.loads((tmp_path / "predictions.json").read_text())) == len(test_clips)
 

@@ -215,3 +215,43 @@ def test_warp_clip_shape_and_dtype():
     affines = clip_affines(np.array([[31.5, 23.5]] * 2), np.array([[64.0, 48.0]] * 2), (24, 32))
     out = warp_clip(frames, affines, (24, 32))
     assert out.shape == (2, 3, 24, 32) and str(out.dtype) == "torch.uint8"
+
+
+def test_multi_clip_testing_spreads_windows_and_mirrors_them():
+    import torch
+
+    from har.data.clips import MultiClipDataset, flip_sample, multi_clip_positions
+
+    windows = multi_clip_positions(40, 8, 2, 3)
+    assert [w[0] for w in windows] == [0, 12, 25] and all(np.all(np.diff(w) == 2) for w in windows)
+    assert [w[0] for w in multi_clip_positions(10, 8, 2, 3)] == [0, 1, 2]  # stride lowered to 1 to fit
+    assert [w.tolist() for w in multi_clip_positions(8, 8, 2, 3)] == [list(range(8))] * 3  # one window fits
+
+    class Base:  # the ClipDataset interface MultiClipDataset uses
+        sampler = type("S", (), {"eval_stride": 2, "num_frames": 8})()
+
+        def __len__(self):
+            return 2
+
+        def clip_length(self, i):
+            return 40
+
+        def item(self, i, positions):
+            frames = torch.arange(8 * 3 * 4 * 5, dtype=torch.uint8).reshape(8, 3, 4, 5)
+            m = torch.tensor([[[2.0, 0, 10], [0, 2.0, 20]]]).repeat(8, 1, 1)
+            return {"frames": frames, "crop_to_image": m, "flipped": torch.tensor(False), "index": torch.tensor(i),
+                    "frame_indices": torch.as_tensor(positions), "label": torch.tensor(i)}  # fmt: skip
+
+    ds = MultiClipDataset(Base(), num_clips=3, flip=True)
+    assert len(ds) == 12
+    items = [ds[k] for k in range(12)]
+    assert [int(it["video"]) for it in items] == [0] * 6 + [1] * 6
+    assert [int(it["index"]) for it in items] == list(range(12))
+    assert [bool(it["flipped"]) for it in items[:6]] == [False, True] * 3
+    assert [int(it["frame_indices"][0]) for it in items[:6]] == [0, 0, 12, 12, 25, 25]
+    mirrored = flip_sample(items[0])
+    assert torch.equal(mirrored["frames"], items[0]["frames"].flip(-1))
+    # A crop pixel x' of the mirrored clip is pixel W − 1 − x' of the original crop: same image point.
+    m, mf = items[0]["crop_to_image"][0], mirrored["crop_to_image"][0]
+    x_mirror = torch.tensor([1.0, 3.0, 1.0])
+    assert torch.allclose(mf @ x_mirror, m @ torch.tensor([5 - 1 - 1.0, 3.0, 1.0]))

@@ -383,7 +383,10 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         rng = sample_rng() if self.train else None
-        positions = self.sampler(self.clip_length(i), rng)
+        return self.item(i, self.sampler(self.clip_length(i), rng), rng)
+
+    def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None) -> dict:
+        """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training)."""
         frames = self.read_frames(i, positions)
         h0, w0 = frames[0].shape[:2]
         boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
@@ -398,3 +401,51 @@ class ClipDataset(Dataset):
             frame_indices=torch.from_numpy(np.asarray(self.frame_numbers(i, positions), dtype=np.int64)),
         )
         return sample
+
+
+def multi_clip_positions(length: int, num_frames: int, stride: int, num_clips: int) -> list[np.ndarray]:
+    """``num_clips`` windows of ``num_frames`` at ``stride``, their starts spread evenly from the first frame to
+    the last start that fits (deephar's multi-clip test: windows at regular offsets over the video). A clip too
+    short for more than one window gives its centred window ``num_clips`` times."""
+    one = window_indices(length, num_frames, stride)
+    span = int(one[-1] - one[0]) + 1
+    last_start = length - span
+    if num_clips <= 1 or last_start <= 0:
+        return [one] * max(1, num_clips)
+    return [one - one[0] + int(round(s)) for s in np.linspace(0, last_start, num_clips)]
+
+
+def flip_sample(sample: dict) -> dict:
+    """A clip sample mirrored horizontally: frames flipped, ``crop_to_image`` composed with the mirror."""
+    width = sample["frames"].shape[-1]
+    m = sample["crop_to_image"].clone()  # (T, 2, 3): crop pixels → image pixels
+    m[..., 2] += (width - 1) * m[..., 0]  # x = W − 1 − x' in the unflipped crop
+    m[..., 0] = -m[..., 0]
+    return {**sample, "frames": sample["frames"].flip(-1), "crop_to_image": m, "flipped": torch.tensor(True)}
+
+
+class MultiClipDataset(Dataset):
+    """Multi-clip testing: every clip of an evaluation :class:`ClipDataset` as ``num_clips`` windows (and their
+    mirror images with ``flip``); each item carries ``video``, the clip's index, so that metrics average the class
+    probabilities of a video's items before the argmax (deephar multiplied them instead; averaging is the mmaction2
+    convention)."""
+
+    def __init__(self, base: ClipDataset, num_clips: int = 1, flip: bool = False) -> None:
+        if num_clips < 1:
+            raise ValueError(f"num_clips must be >= 1, got {num_clips}")
+        self.base, self.num_clips, self.flip = base, num_clips, flip
+        self.per_video = num_clips * (2 if flip else 1)
+
+    def __len__(self) -> int:
+        return len(self.base) * self.per_video
+
+    def __getitem__(self, k: int) -> dict:
+        video, j = divmod(k, self.per_video)
+        clip, mirrored = divmod(j, 2) if self.flip else (j, 0)
+        stride = self.base.sampler.eval_stride
+        positions = multi_clip_positions(self.base.clip_length(video), self.base.sampler.num_frames, stride,
+                                         self.num_clips)[clip]  # fmt: skip
+        sample = self.base.item(video, positions)
+        if mirrored:
+            sample = flip_sample(sample)
+        return {**sample, "index": torch.tensor(k, dtype=torch.int64), "video": torch.tensor(video, dtype=torch.int64)}

@@ -41,7 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data.clips import ClipAugmentation, ClipDataset, ClipSampler, ClipTransform, parse_box
+from har.data.clips import ClipAugmentation, ClipDataset, ClipSampler, ClipTransform, MultiClipDataset, parse_box
 from har.data.loaders import LoaderDataModule
 from har.data.merl_classes import DEFAULT_ALIASES, MERL_CLASSES, label_key, label_table
 
@@ -336,6 +336,10 @@ class ClipDataModule(LoaderDataModule):
         for name, train in wanted.get(stage, wanted["fit"] + wanted["test"]):
             if name not in self.datasets:
                 self.datasets[name] = self.build_dataset(name, train)
+        test_clips, test_flip = self.hparams.get("test_clips", 1), self.hparams.get("test_flip", False)
+        if "test" in self.datasets and (test_clips > 1 or test_flip) and not isinstance(self.datasets["test"],
+                                                                                        MultiClipDataset):  # fmt: skip
+            self.datasets["test"] = MultiClipDataset(self.datasets["test"], test_clips, test_flip)
 
 
 class MerlActionDataModule(ClipDataModule):
@@ -356,6 +360,8 @@ class MerlActionDataModule(ClipDataModule):
         batch_size, num_workers, pin_memory, persistent_workers: DataLoader settings.
         on_missing_frame: ``error`` or ``skip``; on_bad_box: ``error`` or ``empty``.
         use_keypoints: read the records' keypoints (image pixels); keypoints_layout: their joint layout (flip pairs).
+        test_clips, test_flip: multi-clip testing (:class:`~har.data.clips.MultiClipDataset`): each test clip as
+            ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
         synthetic: generator parameters for ``har.data.synthetic_merl.ensure_synthetic_merl``: ``prepare_data``
             writes (or reuses) the synthetic set in ``root``'s parent, whose ``action`` folder ``root`` must be (its
             files are ``merl_action_{train,val,test}.json``); None for real data.
@@ -384,6 +390,8 @@ class MerlActionDataModule(ClipDataModule):
         on_bad_box: str = "error",
         use_keypoints: bool = False,
         keypoints_layout: str | None = None,
+        test_clips: int = 1,
+        test_flip: bool = False,
         synthetic: dict | None = None,
     ) -> None:
         super().__init__()

@@ -414,6 +414,8 @@ class MerlVideoDataModule(ClipDataModule):
             :class:`~har.data.merl_action.MerlActionDataModule`.
         batch_size, num_workers, pin_memory, persistent_workers: DataLoader settings.
         videos_dir, labels_dir: the release's folder names.
+        test_clips, test_flip: multi-clip testing (:class:`~har.data.clips.MultiClipDataset`): each test clip as
+            ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
         synthetic: generator parameters for ``har.data.synthetic_merl.ensure_synthetic_merl``: ``prepare_data``
             writes (or reuses) the synthetic set in ``root``'s parent, whose ``videos`` folder ``root`` must be (its
             boxes: ``boxes_file=person_boxes.json``); None for real data.
@@ -446,6 +448,8 @@ class MerlVideoDataModule(ClipDataModule):
         persistent_workers: bool = True,
         videos_dir: str = VIDEOS_DIR,
         labels_dir: str = LABELS_DIR,
+        test_clips: int = 1,
+        test_flip: bool = False,
         synthetic: dict | None = None,
     ) -> None:
         super().__init__()
