@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from har.data.synthetic_meta import check_meta, read_meta
+from har.data.synthetic_meta import check_meta, ensure_generated, is_empty_dir, read_meta
 from har.layouts import JointLayout, get_layout
 
 log = logging.getLogger(__name__)
@@ -768,10 +768,6 @@ def _params(num_train: int, num_val: int, seed: int, min_size: int, max_size: in
     return dict(zip(names, map(int, (num_train, num_val, seed, min_size, max_size, max_people))))
 
 
-def _is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
-
-
 def generate_synthetic_coco(
     root: str | Path,
     num_train: int = 2000,
@@ -789,7 +785,7 @@ def generate_synthetic_coco(
     """
     root = Path(root)
     params = _params(num_train, num_val, seed, min_size, max_size, max_people)
-    if root.exists() and not _is_empty_dir(root):
+    if root.exists() and not is_empty_dir(root):
         raise FileExistsError(f"{root} exists and is not empty; use ensure_synthetic_coco to reuse it")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -846,19 +842,14 @@ def ensure_synthetic_coco(
     """
     root = Path(root)
     params = _params(num_train, num_val, seed, min_size, max_size, max_people)
-    if root.exists() and not _is_empty_dir(root):
-        _check_existing(root, params)
-        log.info("using existing synthetic dataset at %s", root)
-        return root
-    try:
-        return generate_synthetic_coco(root, **params, progress=progress)
-    except OSError:
-        # Another process (e.g. another DDP rank) may have finished the same dataset first.
-        if root.exists() and _read_meta(root) is not None:
-            _check_existing(root, params)
-            log.info("using existing synthetic dataset at %s", root)
-            return root
-        raise
+    return ensure_generated(
+        root,
+        lambda: generate_synthetic_coco(root, **params, progress=progress),
+        lambda r: _check_existing(r, params),
+        _read_meta,
+        "synthetic dataset",
+        log,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -91,7 +91,6 @@ from har.data.synthetic_coco import (
     _dir,
     _draw_distractors,
     _draw_occluder,
-    _is_empty_dir,
     _mask_box,
     _randint,
     _uniform,
@@ -952,7 +951,7 @@ def generate_synthetic_merl(
     root = Path(root)
     p = make_params(forms, num_subjects, clips_per_class, sessions, frame_size, clip_frames, video_size,
                     video_frames, seed)  # fmt: skip
-    if root.exists() and not _is_empty_dir(root):
+    if root.exists() and not synthetic_meta.is_empty_dir(root):
         raise FileExistsError(f"{root} exists and is not empty; use ensure_synthetic_merl to reuse it")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -1036,19 +1035,14 @@ def ensure_synthetic_merl(
     root = Path(root)
     p = make_params(forms, num_subjects, clips_per_class, sessions, frame_size, clip_frames, video_size,
                     video_frames, seed)  # fmt: skip
-    if root.exists() and not _is_empty_dir(root):
-        _check_existing(root, p)
-        log.info("using existing synthetic MERL data at %s", root)
-        return root
-    try:
-        return generate_synthetic_merl(root, progress=progress, **p)
-    except OSError:
-        # Another process (e.g. another DDP rank) may have finished the same data first.
-        if root.exists() and read_meta(root) is not None:
-            _check_existing(root, p)
-            log.info("using existing synthetic MERL data at %s", root)
-            return root
-        raise
+    return synthetic_meta.ensure_generated(
+        root,
+        lambda: generate_synthetic_merl(root, progress=progress, **p),
+        lambda r: _check_existing(r, p),
+        read_meta,
+        "synthetic MERL data",
+        log,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def read_meta(root: str | Path, meta_file: str, fmt: str) -> dict | None:
@@ -35,3 +38,28 @@ def check_meta(root: Path, meta: dict | None, params: dict, version: int, meta_f
             f"{root} holds {what} made with different parameters ({listed}); delete it yourself or choose another root"
         )
     return meta
+
+
+def is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def ensure_generated(
+    root: Path, generate, check_existing, read_meta_fn, what: str, logger: logging.Logger = log
+) -> Path:
+    """Reuse ``root`` if it holds complete data made with the same parameters (``check_existing`` raises
+    otherwise), else ``generate()`` it; reuse is logged to the generator's ``logger``. Never deletes or overwrites
+    an existing folder."""
+    if root.exists() and not is_empty_dir(root):
+        check_existing(root)
+        logger.info("using existing %s at %s", what, root)
+        return root
+    try:
+        return generate()
+    except OSError:
+        # Another process (e.g. another DDP rank) may have finished the same data first.
+        if root.exists() and read_meta_fn(root) is not None:
+            check_existing(root)
+            logger.info("using existing %s at %s", what, root)
+            return root
+        raise
