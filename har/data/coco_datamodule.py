@@ -10,6 +10,7 @@ from pathlib import Path
 from lightning.pytorch.utilities import rank_zero_only
 from pycocotools.coco import COCO
 
+from har.data.batch_photometric import BatchPhotometric
 from har.data.coco import CocoFilters, CocoIndex, load_coco_index
 from har.data.loaders import LoaderDataModule
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
@@ -73,6 +74,11 @@ class CocoPoseDataModule(LoaderDataModule):
         self.layout = get_layout(layout)
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.augment = Augmentation(**augment) if augment is not None else None
+        photometric = self.augment.photometric if self.augment is not None else None
+        # Photometric ops on the training device, per batch (conf: augment.photometric.on_device).
+        self.batch_photometric = (
+            BatchPhotometric(**asdict(photometric)) if photometric is not None and photometric.on_device else None
+        )
         self.filters = CocoFilters(**(filters or {}))
         self.datasets: dict[str, TopDownPoseDataset] = {}
         self.indexes: dict[str, CocoIndex] = {}  # by split: val and test share val2017's
@@ -151,6 +157,16 @@ class CocoPoseDataModule(LoaderDataModule):
         hp = self.hparams
         return TopDownPoseDataset(index, self.image_dir(split), transform, hp.max_failure_fraction, hp.min_failures,
                                   hp.reduced_decode)  # fmt: skip
+
+    def augment_batch(self, batch: dict) -> dict:
+        """Training-batch augmentation on the device (the photometric ops when ``on_device``)."""
+        if self.batch_photometric is not None:
+            batch["image"] = self.batch_photometric(batch["image"])
+        return batch
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        trainer = getattr(self, "trainer", None)
+        return self.augment_batch(batch) if trainer is not None and trainer.training else batch
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams

@@ -103,6 +103,12 @@ class MultitaskDataModule(pl.LightningDataModule):
             )
         return CombinedLoader({"action": self.action.train_dataloader(), "pose": _Cycle(pose_loader)}, mode="min_size")
 
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        # Only this datamodule's hook is called: apply the pose data's device-side augmentation to its part.
+        if self.trainer is not None and self.trainer.training and hasattr(self.pose, "augment_batch"):
+            batch["pose"] = self.pose.augment_batch(batch["pose"])
+        return batch
+
     def val_dataloader(self):
         return self.action.val_dataloader()
 

@@ -74,6 +74,9 @@ class Photometric:
     noise_std: float = 0.03  # fraction of the value range
     jpeg_quality: tuple[int, int] = (40, 90)
     jpeg_prob: float = 0.1
+    # Run the ops other than JPEG re-compression on the training device, per batch after the host-to-device copy
+    # (har.data.batch_photometric), instead of in the DataLoader workers: the workers are what limits a GPU node.
+    on_device: bool = False
 
 
 @dataclass
@@ -196,14 +199,18 @@ def build_photometric(cfg: Photometric, bgr: bool = False) -> A.Compose:
     """The photometric pipeline for uint8 crops, RGB or (``bgr``) BGR; pixel-only: targets are untouched.
 
     Only the hue/saturation matrix depends on the channel order (the other ops treat channels alike or draw them
-    independently; ``ImageCompression`` hands the array to ``cv2.imencode``, which reads it as BGR).
+    independently; ``ImageCompression`` hands the array to ``cv2.imencode``, which reads it as BGR). With
+    ``cfg.on_device`` only JPEG re-compression stays here (the rest is :mod:`har.data.batch_photometric`).
     """
+    jpeg = A.ImageCompression(quality_range=tuple(cfg.jpeg_quality), p=cfg.jpeg_prob)
+    if cfg.on_device:
+        return A.Compose([jpeg] if jpeg.p > 0 else [])
     ops = [
         A.RandomBrightnessContrast(cfg.brightness, cfg.contrast, p=cfg.brightness_contrast_prob),
         ChannelGamma(cfg.gamma, p=cfg.gamma_prob),
         HueSaturation(cfg.hue, cfg.saturation, bgr=bgr, p=cfg.hue_saturation_prob),
         A.OneOf([A.Blur(blur_limit=(3, 5)), FieldNoise(cfg.noise_std)], p=cfg.blur_noise_prob),
-        A.ImageCompression(quality_range=tuple(cfg.jpeg_quality), p=cfg.jpeg_prob),
+        jpeg,
     ]
     return A.Compose([op for op in ops if op.p > 0])
 
@@ -298,6 +305,8 @@ class TopDownTransform:
         photometric = augment.photometric if augment is not None else None
         # Crops stay in OpenCV's BGR order until the final split, which reorders channels for free.
         self._photometric = build_photometric(photometric, bgr=True) if photometric is not None else None
+        if self._photometric is not None and not self._photometric.transforms:
+            self._photometric = None  # everything runs on the device
         self._photometric_seed: tuple[int, int] | None = None
         if augment is not None and augment.half_body_prob > 0 and not layout.upper_body:
             log.warning("layout %r defines no upper_body: half-body augmentation is off", layout.name)
