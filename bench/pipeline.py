@@ -1,14 +1,22 @@
 """Data-pipeline cost per training sample over JPEG decode alone, on one core.
 
 A training sample is ``TopDownPoseDataset.__getitem__`` with the training augmentation of
-``conf/data/coco.yaml`` (read + decode + window/affine + warp + photometric + targets). The reference is reading and
-decoding the same images at full resolution (``np.fromfile`` + ``cv2.imdecode``), once per sample. Images are
-COCO-sized synthetic people (``har.data.synthetic_coco``, 480-640 px) generated into a temporary folder.
+``conf/data/coco.yaml`` (read + decode + window/affine + warp + the worker's photometric ops + targets). The
+reference is reading and decoding the same images at full resolution (``np.fromfile`` + ``cv2.imdecode``), once per
+sample. Images are COCO-sized synthetic people (``har.data.synthetic_coco``, 480-640 px) generated into a temporary
+folder, then given a photo-like texture (``--texture``, multi-scale noise) so that their JPEGs weigh what COCO's do
+(about 0.5 bytes per pixel: train2017 is 18 GB for 118k images of about 640×480); ``--texture 0`` keeps the
+generator's flat colours (about 0.18 bytes per pixel, cheaper to decode).
+
+``conf/data/coco.yaml`` runs the photometric ops other than JPEG re-compression on the training device
+(``augment.photometric.on_device``); the row "photometric in the worker" measures the all-in-worker placement, and
+the device-side cost per sample of :class:`har.data.batch_photometric.BatchPhotometric` on this CPU is reported too.
 
 Usage::
 
-    .venv/bin/python -m bench.pipeline                      # 300 images, 256x256 crops, 7 rounds, ~1.5 min
+    .venv/bin/python -m bench.pipeline                      # 300 images, 256x256 crops, 7 rounds, ~2 min
     .venv/bin/python -m bench.pipeline --no-reduced-decode  # switch an optimisation off
+    .venv/bin/python -m bench.pipeline --texture 0          # the generator's flat-coloured images
 
 It prints a table, then as its last line one JSON object with every figure and the command.
 """
@@ -35,20 +43,56 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
+from har.data.batch_photometric import BatchPhotometric  # noqa: E402
 from har.data.coco import load_coco_index  # noqa: E402
 from har.data.synthetic_coco import generate_synthetic_coco  # noqa: E402
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform, decode_reduction  # noqa: E402
 from har.layouts import get_layout  # noqa: E402
 
 GOAL = 1.25  # sample / decode alone
+JPEG_QUALITY = 90  # the generator's
 
 
-def _configured_augmentation(photometric: bool) -> Augmentation:
-    """The training augmentation of conf/data/coco.yaml (the recipe a COCO run uses)."""
+def _configured_augmentation(photometric: bool, on_device: bool | None = None) -> Augmentation:
+    """The training augmentation of conf/data/coco.yaml (the recipe a COCO run uses); ``on_device`` overrides
+    where the photometric ops run."""
     cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "data" / "coco.yaml")["augment"])
     if not photometric:
         cfg["photometric"] = None
+    elif on_device is not None:
+        cfg["photometric"]["on_device"] = on_device
     return Augmentation(**cfg)
+
+
+def add_photo_texture(files: list[Path], amplitude: float, seed: int = 0) -> None:
+    """Re-encode the JPEGs with multi-scale Gaussian texture (grey, at 4, 16 and 64 px plus per-pixel grain) of
+    ``amplitude`` grey levels, so that they compress and decode like photographs; annotations are unaffected."""
+    rng = np.random.default_rng(seed)
+    for f in files:
+        img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        h, w = img.shape[:2]
+        out = img.astype(np.float32)
+        for step, weight in ((4, 1.0), (16, 0.8), (64, 0.6)):
+            coarse = rng.standard_normal((h // step + 2, w // step + 2)).astype(np.float32)
+            out += amplitude * weight * cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)[:, :, None]
+        out += amplitude * 0.5 * rng.standard_normal((h, w, 1)).astype(np.float32)
+        ok, buf = cv2.imencode(".jpg", np.clip(out, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        f.write_bytes(buf.tobytes())
+
+
+def _device_photometric_ms(augment: Augmentation, input_size: tuple[int, int], batch: int = 32) -> float:
+    """Per-sample time of the device-side photometric ops on this CPU, for a batch of ``batch`` crops."""
+    from dataclasses import asdict
+
+    op = BatchPhotometric(**asdict(augment.photometric))
+    images = torch.randint(0, 256, (batch, 3, *input_size), dtype=torch.uint8)
+    op(images)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        op(images)
+        times.append(time.perf_counter() - start)
+    return round(min(times) / batch * 1e3, 4)
 
 
 def _decode_pass(files: list[Path]) -> float:
@@ -108,6 +152,7 @@ def run_benchmark(
     seed: int = 0,
     data_dir: str | Path | None = None,
     command: str = "",
+    texture: float = 26.0,
 ) -> dict:
     """Measure, print the table and the JSON line, and return the figures."""
     cv2.setNumThreads(1)
@@ -118,16 +163,22 @@ def run_benchmark(
         if not (root / "annotations").is_dir():
             generate_synthetic_coco(root, num_train=num_images, num_val=0, seed=seed, min_size=min_size,
                                     max_size=max_size, max_people=3, progress=False)  # fmt: skip
+            if texture > 0:
+                add_photo_texture(sorted((root / "train2017").glob("*.jpg")), texture, seed)
         index = load_coco_index(root / "annotations" / "person_keypoints_train2017.json", cache=False, verbose=False)
         image_dir = root / "train2017"
         augment = _configured_augmentation(photometric)
+        on_device = photometric and augment.photometric.on_device
 
-        def dataset(reduced: bool, resize: bool, train: bool = True) -> TopDownPoseDataset:
-            transform = TopDownTransform(layout, input_size, augment=augment if train else None,
+        def dataset(reduced: bool, resize: bool, train: bool = True, aug: Augmentation = augment):
+            transform = TopDownTransform(layout, input_size, augment=aug if train else None,
                                          resize_unrotated=resize)  # fmt: skip
             return TopDownPoseDataset(index, image_dir, transform, reduced_decode=reduced)
 
         variants = {"sample": dataset(reduced_decode, resize_unrotated)}  # the measured configuration first
+        if on_device:
+            in_worker = _configured_augmentation(photometric, on_device=False)
+            variants["photometric_in_worker"] = dataset(reduced_decode, resize_unrotated, aug=in_worker)
         if reduced_decode:
             variants["without_reduced_decode"] = dataset(False, resize_unrotated)
         if resize_unrotated:
@@ -147,7 +198,11 @@ def run_benchmark(
                 variant_s[name].append(_sample_pass(variant, seed))
             parts, reductions = _breakdown_pass(ds, seed)
             parts_s.append(parts)
-        mean_kb = float(np.mean([f.stat().st_size for f in files]) / 1024)
+        sizes = {f: f.stat().st_size for f in set(files)}
+        mean_kb = float(np.mean(list(sizes.values())) / 1024)
+        pixels = sum(int(np.prod(cv2.imread(str(f)).shape[:2])) for f in sizes)
+        bytes_per_pixel = sum(sizes.values()) / pixels
+        device_ms = _device_photometric_ms(augment, input_size) if on_device else None
 
     def ms(values: list[float], stat=np.min) -> float:
         # Fastest round: on a shared machine other jobs only ever add time (the median is kept in the JSON too).
@@ -178,10 +233,14 @@ def run_benchmark(
             "cheap_photometric_ops": photometric,
         },
         "photometric": photometric,
+        "photometric_on_device": on_device,
+        "device_photometric_ms_on_this_cpu": device_ms,
         "samples": n,
         "images": len(set(files)),
         "image_size": [min_size, max_size],
         "mean_jpeg_kb": round(mean_kb, 1),
+        "jpeg_bytes_per_pixel": round(bytes_per_pixel, 3),
+        "texture": texture,
         "input_size": list(input_size),
         "rounds": rounds,
         "threads": 1,
@@ -196,19 +255,27 @@ def run_benchmark(
 def _print_table(r: dict) -> None:
     d, v = r["decode_ms"], r["variants_ms"]
     rows = [("JPEG read + decode alone (full resolution)", d), ("training sample (__getitem__)", v["sample"])]
+    if "photometric_in_worker" in v:
+        rows.append(("  same, photometric ops in the worker instead", v["photometric_in_worker"]))
     rows += [(f"  same, {name.replace('_', ' ')}", v[name]) for name in v if name.startswith("without")]
     rows.append(("evaluation sample (no augmentation)", v["eval_sample"]))
     rows.append(("breakdown of the training sample:", None))
     labels = {"window": "window + augmentation draws", "decode": "read + decode (reduced where allowed)",
-              "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric (on the BGR crop)",
+              "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric in the worker",
               "targets": "targets + CHW image + tensors"}  # fmt: skip
     rows += [(f"  {labels[k]}", x) for k, x in r["breakdown_ms"].items()]
     print(f"data pipeline, one core: {r['samples']} samples from {r['images']} synthetic images "
-          f"{r['image_size'][0]}-{r['image_size'][1]} px (mean JPEG {r['mean_jpeg_kb']} KB), crop "
+          f"{r['image_size'][0]}-{r['image_size'][1]} px (mean JPEG {r['mean_jpeg_kb']} KB, "
+          f"{r['jpeg_bytes_per_pixel']} B/px, texture {r['texture']}), crop "
           f"{r['input_size'][0]}x{r['input_size'][1]}, fastest of {r['rounds']} rounds")  # fmt: skip
     print(f"{'':52s}{'ms/sample':>10s}{'x decode':>10s}")
     for label, x in rows:
         print(f"{label:52s}" + ("" if x is None else f"{x:10.3f}{x / d:10.2f}"))
+    if r["device_photometric_ms_on_this_cpu"] is not None:
+        print(
+            f"photometric ops on the device (not in the rows above): {r['device_photometric_ms_on_this_cpu']:.3f} "
+            "ms/sample on this CPU in batches of 32 (a GPU takes microseconds)"
+        )
     on = [k for k, x in r["optimisations"].items() if x]
     print(f"decode reductions: {r['decode_reductions']}; optimisations on: {', '.join(on)}")
     verdict = "meets" if r["ratio"] <= r["goal"] else "misses"
@@ -226,13 +293,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-reduced-decode", action="store_true")
     p.add_argument("--no-unrotated-resize", action="store_true")
     p.add_argument("--no-photometric", action="store_true")
+    p.add_argument(
+        "--texture",
+        type=float,
+        default=26.0,
+        help="photo-like texture amplitude in grey levels (26: COCO's ~0.5 bytes per pixel); 0: flat",
+    )
     p.add_argument("--data-dir", help="reuse (or create) the synthetic images here instead of a temporary folder")
     args = p.parse_args(argv)
     entry = ["bench/pipeline.py"] if __spec__ is None else ["-m", "bench.pipeline"]  # run as a script, or -m
     command = shlex.join([".venv/bin/python", *entry, *(sys.argv[1:] if argv is None else argv)])
     return run_benchmark(args.images, args.min_size, args.max_size, tuple(args.input_size), args.rounds,
                          not args.no_reduced_decode, not args.no_unrotated_resize, not args.no_photometric, args.seed,
-                         args.data_dir, command)  # fmt: skip
+                         args.data_dir, command, args.texture)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -91,8 +91,8 @@ def test_draws_follow_the_probabilities_and_ranges():
     p = aug.draw(20000, torch.device("cpu"), torch.Generator().manual_seed(0))
     assert p["bc_on"].float().mean().item() == pytest.approx(0.5, abs=0.02)
     assert p["degrade_on"].float().mean().item() == pytest.approx(0.1, abs=0.01)
-    assert 0.9 <= p["gamma"].min() and p["gamma"].max() <= 1.1 and p["gamma"].shape == (20000, 3)
-    assert -10 <= p["hue"].min() and p["hue"].max() <= 10 and p["hue"].abs().max() > 9.9
+    assert p["gamma"].min() >= 0.9 and p["gamma"].max() <= 1.1 and p["gamma"].shape == (20000, 3)
+    assert p["hue"].min() >= -10 and p["hue"].max() <= 10 and p["hue"].abs().max() > 9.9
 
 
 class _RecordImages(pl.LightningModule):
@@ -127,8 +127,8 @@ def test_lightning_applies_it_to_training_batches_only(tiny_coco, tmp_path):
     """With on_device, workers return unaugmented crops and the trainer's batch transfer augments training batches;
     validation batches (same images, same windows) stay untouched."""
     dm = _datamodule(tiny_coco, on_device=True)
-    assert dm.batch_photometric is not None
     dm.setup("fit")
+    assert dm.batch_photometric is not None
     assert dm.datasets["train"].transform._photometric is None  # nothing left for the workers
     model = _RecordImages()
     trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, num_sanity_val_steps=0,
@@ -142,6 +142,18 @@ def test_lightning_applies_it_to_training_batches_only(tiny_coco, tmp_path):
     raw_all = torch.stack([dm.datasets["val"][i]["image"] for i in range(len(dm.datasets["val"]))])
     for img in train:  # every training image is an augmented crop: none equals any raw crop
         assert not (raw_all == img).flatten(1).all(1).any()
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_auto_placement_follows_the_trainers_device(tiny_coco, device):
+    from types import SimpleNamespace
+
+    dm = _datamodule(tiny_coco, on_device="auto")
+    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device(device)), training=True)
+    dm.setup("fit")
+    on_device = device == "cuda"
+    assert (dm.batch_photometric is not None) == on_device
+    assert (dm.datasets["train"].transform._photometric is None) == on_device
 
 
 def test_worker_side_photometric_keeps_every_op_in_the_worker(tiny_coco):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
@@ -74,11 +74,7 @@ class CocoPoseDataModule(LoaderDataModule):
         self.layout = get_layout(layout)
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.augment = Augmentation(**augment) if augment is not None else None
-        photometric = self.augment.photometric if self.augment is not None else None
-        # Photometric ops on the training device, per batch (conf: augment.photometric.on_device).
-        self.batch_photometric = (
-            BatchPhotometric(**asdict(photometric)) if photometric is not None and photometric.on_device else None
-        )
+        self.batch_photometric: BatchPhotometric | None = None  # set by setup() when the ops run on the device
         self.filters = CocoFilters(**(filters or {}))
         self.datasets: dict[str, TopDownPoseDataset] = {}
         self.indexes: dict[str, CocoIndex] = {}  # by split: val and test share val2017's
@@ -152,11 +148,28 @@ class CocoPoseDataModule(LoaderDataModule):
     def build_dataset(self, split: str, train: bool) -> TopDownPoseDataset:
         index = self.load_index(split)
         transform = TopDownTransform(
-            self.layout, self.input_size, self.hparams.padding, self.augment if train else None
+            self.layout, self.input_size, self.hparams.padding, self.train_augmentation() if train else None
         )
         hp = self.hparams
         return TopDownPoseDataset(index, self.image_dir(split), transform, hp.max_failure_fraction, hp.min_failures,
                                   hp.reduced_decode)  # fmt: skip
+
+    def train_augmentation(self) -> Augmentation | None:
+        """The training augmentation with the photometric placement decided (``on_device: auto`` → on the device
+        when the trainer runs on an accelerator); sets ``batch_photometric`` accordingly."""
+        aug = self.augment
+        photometric = aug.photometric if aug is not None else None
+        if photometric is None:
+            self.batch_photometric = None
+            return aug
+        on_device = photometric.on_device
+        if on_device == "auto":
+            trainer = getattr(self, "trainer", None)
+            on_device = trainer is not None and trainer.strategy.root_device.type != "cpu"
+        elif not isinstance(on_device, bool):
+            raise ValueError(f"augment.photometric.on_device must be true, false or auto, got {on_device!r}")
+        self.batch_photometric = BatchPhotometric(**asdict(photometric)) if on_device else None
+        return replace(aug, photometric=replace(photometric, on_device=on_device))
 
     def augment_batch(self, batch: dict) -> dict:
         """Training-batch augmentation on the device (the photometric ops when ``on_device``)."""

@@ -76,7 +76,9 @@ class Photometric:
     jpeg_prob: float = 0.1
     # Run the ops other than JPEG re-compression on the training device, per batch after the host-to-device copy
     # (har.data.batch_photometric), instead of in the DataLoader workers: the workers are what limits a GPU node.
-    on_device: bool = False
+    # "auto": on the device when the trainer runs on an accelerator, else in the workers (the datamodule decides;
+    # a transform used on its own treats "auto" as the workers).
+    on_device: bool | str = False
 
 
 @dataclass
@@ -203,7 +205,7 @@ def build_photometric(cfg: Photometric, bgr: bool = False) -> A.Compose:
     ``cfg.on_device`` only JPEG re-compression stays here (the rest is :mod:`har.data.batch_photometric`).
     """
     jpeg = A.ImageCompression(quality_range=tuple(cfg.jpeg_quality), p=cfg.jpeg_prob)
-    if cfg.on_device:
+    if cfg.on_device is True:
         return A.Compose([jpeg] if jpeg.p > 0 else [])
     ops = [
         A.RandomBrightnessContrast(cfg.brightness, cfg.contrast, p=cfg.brightness_contrast_prob),
