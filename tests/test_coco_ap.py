@@ -72,3 +72,29 @@ def test_test_stage_logs_oks_ap_from_the_written_predictions(tiny_coco, tmp_path
     gt = load_coco_gt(tiny_coco / "annotations" / "person_keypoints_val2017.json")
     assert metrics["test/oks_ap"] == pytest.approx(coco_keypoint_ap(gt, preds, COCO17.sigmas)["oks_ap"], abs=1e-6)
     assert {"test/oks_ap50", "test/oks_ap75", "test/oks_ap_m", "test/oks_ap_l", "test/oks_ar"} <= metrics.keys()
+
+
+def test_an_unreadable_val_image_leaves_one_prediction_per_instance(tiny_coco, tmp_path):
+    """A val image that fails to decode is replaced by the next readable instance; the repeat is dropped, so
+    predictions.json holds each readable instance once and none for the unreadable image's people."""
+    import shutil
+
+    from har.pipeline import train
+    from tests.conftest import tiny_data_overrides
+    from tests.test_configs import compose_config
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny_coco, root)
+    gt = load_coco_gt(root / "annotations" / "person_keypoints_val2017.json")
+    bad_image = gt.dataset["images"][0]
+    (root / "val2017" / bad_image["file_name"]).write_bytes(b"\xff\xd8\xff\xe0 not a JPEG stream")
+    cfg = compose_config("train", ["debug=fdr", *tiny_data_overrides(root), "model.net.width=32",
+                                   "data.input_size=[64,64]", "data.batch_size=64", "data.max_failure_fraction=1.0",
+                                   "train=false"], tmp_path)  # fmt: skip
+    train(cfg)
+    preds = json.loads((tmp_path / "predictions.json").read_text())
+    gt_ids = [p["gt_id"] for p in preds]
+    assert len(gt_ids) == len(set(gt_ids))
+    lost = {a["id"] for a in gt.dataset["annotations"] if a["image_id"] == bad_image["id"]}
+    readable = {a["id"] for a in gt.dataset["annotations"] if a["num_keypoints"] > 0 and not a.get("iscrowd")}
+    assert lost and set(gt_ids) == readable - lost
