@@ -347,7 +347,8 @@ class MerlActionDataModule(ClipDataModule):
 
     Args:
         root: folder of the JSON files (``${paths.data_dir}/merl/action``).
-        files: split → JSON file (relative to ``root``, or absolute): ``train``, ``val``, ``test``.
+        files: split → JSON file (relative to ``root``, or absolute): ``train``, ``val``, ``test`` (default
+            ``merl_action_{split}.json``, as ``conf/data/merl_action.yaml``).
         classes: class names (label = index); the official five by default (the fork's own: ``FORK_CLASSES``).
         aliases: extra label spellings (alias → class name), added to ``DEFAULT_ALIASES``.
         label_source: ``action`` or ``id_suffix``.
@@ -396,7 +397,7 @@ class MerlActionDataModule(ClipDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
-        self.hparams.files = dict(files or {"train": "train.json", "val": "val.json", "test": "test.json"})
+        self.hparams.files = dict(files or {s: f"merl_action_{s}.json" for s in ("train", "val", "test")})
         self.hparams.classes = list(classes)
         self.hparams.aliases = {**DEFAULT_ALIASES, **(aliases or {})}  # extra spellings on top of the defaults
         self.hparams.input_size = (int(input_size[0]), int(input_size[1]))

@@ -55,7 +55,7 @@ ID_BLOCK = 10_000_000  # image id = code * ID_BLOCK + index + 1; annotation id =
 JPEG_QUALITY = 90
 LAYOUT = "coco17"
 
-_OCCLUDER = 65535  # value of occluder pixels in the top-layer map (people are owner * 64 + part id)
+OCCLUDER = 65535  # value of occluder pixels in the top-layer map (people are owner * 64 + part id)
 _OUTLINE = (20, 20, 20)  # BGR of the dark outline some people get
 _SHIFT = 4  # cv2 fixed-point bits: shapes are drawn with 1/16-pixel precision
 _ONE = 1 << _SHIFT
@@ -97,7 +97,7 @@ _WIDTH = {"neck": 0.045, "upper_arm": 0.045, "forearm": 0.038, "hand": 0.026, "t
 # --- Kinematics ---------------------------------------------------------------------------------------------
 
 
-def _dir(deg: float) -> complex:
+def direction(deg: float) -> complex:
     """Unit vector (x + iy) at ``deg`` degrees from straight down (+y), turning towards +x (image right).
 
     The kinematics use complex numbers for 2D points: a few times faster than tiny numpy arrays.
@@ -108,11 +108,11 @@ def _dir(deg: float) -> complex:
 
 # Scalar draws through rng.random(): several times cheaper than rng.uniform / rng.choice for one value, and
 # the generator is called a few hundred times per image.
-def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return lo + (hi - lo) * rng.random()
 
 
-def _randint(rng: np.random.Generator, lo: int, hi: int) -> int:
+def randint(rng: np.random.Generator, lo: int, hi: int) -> int:
     """An int in [lo, hi)."""
     return lo + int((hi - lo) * rng.random())
 
@@ -164,28 +164,28 @@ def _sample_arm(rng: np.random.Generator, mode: str) -> tuple[float, float]:
     """(abduction, signed elbow bend) of one arm for a pose ``mode``."""
     sign = _sign(rng)
     if mode == "down":
-        return _uniform(rng, -5, 35), sign * _uniform(rng, 0, 60)
+        return uniform(rng, -5, 35), sign * uniform(rng, 0, 60)
     if mode == "raised":
-        return _uniform(rng, 110, 180), sign * _uniform(rng, 0, 90)
+        return uniform(rng, 110, 180), sign * uniform(rng, 0, 90)
     if mode == "side":
-        return _uniform(rng, 60, 115), sign * _uniform(rng, 0, 120)
+        return uniform(rng, 60, 115), sign * uniform(rng, 0, 120)
     if mode == "cross":  # hand across the chest: upper arm near the body, forearm folded inwards
-        return _uniform(rng, -35, 15), -_uniform(rng, 60, 140)
-    return _uniform(rng, -40, 180), sign * _uniform(rng, 0, 150)
+        return uniform(rng, -35, 15), -uniform(rng, 60, 140)
+    return uniform(rng, -40, 180), sign * uniform(rng, 0, 150)
 
 
 def _sample_leg(rng: np.random.Generator, mode: str) -> tuple[float, float]:
     """(abduction, signed knee bend) of one leg for a stance ``mode``."""
     if mode == "squat":  # knees out, shins turned back towards vertical
-        hip = _uniform(rng, 40, 95)
-        return hip, -(hip + _uniform(rng, -15, 25))
+        hip = uniform(rng, 40, 95)
+        return hip, -(hip + uniform(rng, -15, 25))
     if mode == "walk":
-        return _uniform(rng, -20, 25), _uniform(rng, -60, 60)
+        return uniform(rng, -20, 25), uniform(rng, -60, 60)
     if mode == "wide":
-        return _uniform(rng, 15, 40), _uniform(rng, -30, 10)
+        return uniform(rng, 15, 40), uniform(rng, -30, 10)
     if mode == "kick":  # the leg raised to the side or kicked
-        return _uniform(rng, 30, 100), _uniform(rng, -110, 30)
-    return _uniform(rng, -3, 12), _uniform(rng, -15, 15)
+        return uniform(rng, 30, 100), uniform(rng, -110, 30)
+    return uniform(rng, -3, 12), uniform(rng, -15, 15)
 
 
 def sample_pose(rng: np.random.Generator) -> Pose:
@@ -197,17 +197,17 @@ def sample_pose(rng: np.random.Generator) -> Pose:
     kicking = rng.random() < 0.5  # which leg kicks, in the "kick" stance; the other one stands
     left_leg = _sample_leg(rng, "stand" if stance == "kick" and not kicking else stance)
     right_leg = _sample_leg(rng, "stand" if stance == "kick" and kicking else stance)
-    lengths = {k: _uniform(rng, 0.8, 1.03) for k in ("upper_arm", "forearm", "shin")}
+    lengths = {k: uniform(rng, 0.8, 1.03) for k in ("upper_arm", "forearm", "shin")}
     # Squatting thighs point at the camera, so they look shorter.
-    lengths["thigh"] = _uniform(rng, 0.6, 0.9) if stance == "squat" else _uniform(rng, 0.85, 1.03)
-    lengths["torso"] = _uniform(rng, 0.88, 1.05)
+    lengths["thigh"] = uniform(rng, 0.6, 0.9) if stance == "squat" else uniform(rng, 0.85, 1.03)
+    lengths["torso"] = uniform(rng, 0.88, 1.05)
     return Pose(
         facing=-1 if rng.random() < 0.2 else 1,
-        width_scale=_uniform(rng, 0.75, 1.05),
+        width_scale=uniform(rng, 0.75, 1.05),
         lean=min(20.0, max(-20.0, 8.0 * rng.standard_normal())),
         head_tilt=min(30.0, max(-30.0, 10.0 * rng.standard_normal())),
-        head_yaw=_uniform(rng, -45, 45),
-        head_scale=_uniform(rng, 0.9, 1.12),
+        head_yaw=uniform(rng, -45, 45),
+        head_scale=uniform(rng, 0.9, 1.12),
         arm_abduction=(la, ra),
         arm_bend=(lb, rb),
         leg_abduction=(left_leg[0], right_leg[0]),
@@ -243,7 +243,7 @@ class Body:
 def forward_kinematics(pose: Pose, layout: JointLayout) -> Body:
     """Joint positions of ``pose`` (body units), built from the pelvis outwards."""
     j: dict[str, complex] = {}
-    up = -_dir(pose.lean)  # torso axis, pelvis -> neck
+    up = -direction(pose.lean)  # torso axis, pelvis -> neck
     right = 1j * up  # image-right direction of the upright body frame
     neck = _TORSO * pose.lengths["torso"] * up  # the pelvis is the origin
     extra = {"neck": neck}
@@ -254,18 +254,18 @@ def forward_kinematics(pose: Pose, layout: JointLayout) -> Body:
         j[f"{side}_hip"] = out * _HIP_HALF * pose.width_scale * right
         upper = pose.lean + out * pose.arm_abduction[s]
         fore = upper + out * pose.arm_bend[s]
-        j[f"{side}_elb"] = j[f"{side}_sho"] + _UPPER_ARM * pose.lengths["upper_arm"] * _dir(upper)
-        j[f"{side}_wri"] = j[f"{side}_elb"] + _FOREARM * pose.lengths["forearm"] * _dir(fore)
+        j[f"{side}_elb"] = j[f"{side}_sho"] + _UPPER_ARM * pose.lengths["upper_arm"] * direction(upper)
+        j[f"{side}_wri"] = j[f"{side}_elb"] + _FOREARM * pose.lengths["forearm"] * direction(fore)
         thigh = pose.lean + out * pose.leg_abduction[s]
         shin = thigh + out * pose.leg_bend[s]
-        j[f"{side}_knee"] = j[f"{side}_hip"] + _THIGH * pose.lengths["thigh"] * _dir(thigh)
-        j[f"{side}_ank"] = j[f"{side}_knee"] + _SHIN * pose.lengths["shin"] * _dir(shin)
-        extra[f"{side}_toe"] = j[f"{side}_ank"] + _FOOT * _dir(shin + 90.0 * out * pose.foot_side[s])
+        j[f"{side}_knee"] = j[f"{side}_hip"] + _THIGH * pose.lengths["thigh"] * direction(thigh)
+        j[f"{side}_ank"] = j[f"{side}_knee"] + _SHIN * pose.lengths["shin"] * direction(shin)
+        extra[f"{side}_toe"] = j[f"{side}_ank"] + _FOOT * direction(shin + 90.0 * out * pose.foot_side[s])
 
     # Head: an ellipse above the neck. Face marks sit on it at an azimuth (degrees, 0 = nose) turned by the
     # head's yaw: a turned head shows one ear and hides the other, a head seen from behind hides the face.
     head_axis = pose.lean + pose.head_tilt
-    head_up = -_dir(head_axis)
+    head_up = -direction(head_axis)
     rx, ry = _HEAD_RX * pose.head_scale, _HEAD_RY * pose.head_scale
     centre = neck + (_NECK + 0.4 * ry) * head_up
     extra["head_centre"] = centre
@@ -278,7 +278,7 @@ def forward_kinematics(pose: Pose, layout: JointLayout) -> Body:
     joints = np.array([[j[n].real, j[n].imag] for n in layout.joints])
     face_depth = np.array([depth.get(n, 1.0) for n in layout.joints])
     extra_xy = {k: np.array([v.real, v.imag]) for k, v in extra.items()}
-    # cv2.ellipse's angle turns the first (x) axis towards +y, the opposite sense of _dir's angles.
+    # cv2.ellipse's angle turns the first (x) axis towards +y, the opposite sense of direction's angles.
     return Body(joints, face_depth, extra_xy, -head_axis, (rx, ry), pose.facing)
 
 
@@ -290,13 +290,13 @@ class Placement:
     """Similarity transform body units -> image pixels: ``p_img = scale * R(angle) @ p + offset``."""
 
     scale: float
-    angle: float  # degrees, in the _dir convention (positive turns "down" towards image right)
+    angle: float  # degrees, in the direction convention (positive turns "down" towards image right)
     offset: np.ndarray
 
     def apply(self, pts: np.ndarray) -> np.ndarray:
         a = math.radians(self.angle)
         c, s = math.cos(a), math.sin(a)
-        rot = np.array([[c, s], [-s, c]])  # rotates _dir(d) to _dir(d + angle)
+        rot = np.array([[c, s], [-s, c]])  # rotates direction(d) to direction(d + angle)
         return pts @ rot.T * self.scale + self.offset
 
 
@@ -311,8 +311,8 @@ def _sample_placement(
 ) -> tuple[Placement, list[float]]:
     """Scale (person height as a fraction of the image height), in-plane rotation and position for a figure
     bounded by the points ``extent`` (body units); also returns its box (x0, y0, x1, y1) in the image."""
-    scale = _uniform(rng, *size_range) * height
-    angle = _uniform(rng, -40, 40) if rng.random() < 0.9 else _uniform(rng, -180, 180)
+    scale = uniform(rng, *size_range) * height
+    angle = uniform(rng, -40, 40) if rng.random() < 0.9 else uniform(rng, -180, 180)
     pts = Placement(scale, angle, np.zeros(2)).apply(extent)
     lo, hi = pts.min(0), pts.max(0)
     size = np.array([width - 1, height - 1], dtype=float)
@@ -339,11 +339,11 @@ class Style:
 def _sample_style(rng: np.random.Generator) -> Style:
     """The part colours with a random brightness and per-channel jitter, a skin tone, thickness, outline."""
     base = np.array([rgb[::-1] for rgb in PART_COLORS.values()], dtype=float)  # BGR
-    colors = np.clip(base * _uniform(rng, 0.8, 1.12) + 28.0 * (rng.random(base.shape) - 0.5), 0, 255)
+    colors = np.clip(base * uniform(rng, 0.8, 1.12) + 28.0 * (rng.random(base.shape) - 0.5), 0, 255)
     style = {name: tuple(int(v) for v in c) for name, c in zip(PART_COLORS, colors.tolist())}
-    skin_tone = _uniform(rng, 0.75, 1.05)
+    skin_tone = uniform(rng, 0.75, 1.05)
     style["skin"] = tuple(int(min(255, v * skin_tone)) for v in style["skin"])
-    return Style(style, _uniform(rng, 0.85, 1.2), rng.random() < 0.5)
+    return Style(style, uniform(rng, 0.85, 1.2), rng.random() < 0.5)
 
 
 _Point = tuple[float, float]
@@ -473,12 +473,12 @@ def draw_person(
     return joints, cv.parts, cv.part_ids
 
 
-def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def draw_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Smooth colour blobs (a coarse random grid, upsampled) plus a tiled fine noise texture."""
-    base = 40 + 180 * rng.random((_randint(rng, 3, 12), _randint(rng, 3, 12), 3))
+    base = 40 + 180 * rng.random((randint(rng, 3, 12), randint(rng, 3, 12), 3))
     grey = base.mean(axis=2, keepdims=True)
-    base = grey + (base - grey) * _uniform(rng, 0.15, 0.6)  # muted colours, so the people stand out
-    amp = _randint(rng, 4, 25)
+    base = grey + (base - grey) * uniform(rng, 0.15, 0.6)  # muted colours, so the people stand out
+    amp = randint(rng, 4, 25)
     base = np.clip(base - amp / 2, 0, 255)  # the noise below is non-negative: centre it
     img = cv2.resize(base.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
     tile = rng.integers(0, amp + 1, size=(32, 32, 3), dtype=np.uint8)
@@ -492,30 +492,30 @@ def _muted_color(rng: np.random.Generator) -> tuple[int, int, int]:
     return int(0.5 * (r + m)), int(0.5 * (g + m)), int(0.5 * (b + m))
 
 
-def _draw_distractors(rng: np.random.Generator, image: np.ndarray) -> None:
+def draw_distractors(rng: np.random.Generator, image: np.ndarray) -> None:
     """Lines, polylines, circles, rectangles and ellipses in muted colours (clutter that is not a limb)."""
     h, w = image.shape[:2]
-    for _ in range(_randint(rng, 3, 13)):
-        kind = _randint(rng, 0, 5)
+    for _ in range(randint(rng, 3, 13)):
+        kind = randint(rng, 0, 5)
         color = _muted_color(rng)
-        p0, p1 = (_randint(rng, 0, w), _randint(rng, 0, h)), (_randint(rng, 0, w), _randint(rng, 0, h))
+        p0, p1 = (randint(rng, 0, w), randint(rng, 0, h)), (randint(rng, 0, w), randint(rng, 0, h))
         if kind == 0:
-            cv2.line(image, p0, p1, color, _randint(rng, 1, 6), cv2.LINE_AA)
+            cv2.line(image, p0, p1, color, randint(rng, 1, 6), cv2.LINE_AA)
         elif kind == 1:
-            poly = (rng.random((_randint(rng, 3, 7), 2)) * (w, h)).astype(np.int32)
-            cv2.polylines(image, [poly], rng.random() < 0.5, color, _randint(rng, 1, 4), cv2.LINE_AA)
+            poly = (rng.random((randint(rng, 3, 7), 2)) * (w, h)).astype(np.int32)
+            cv2.polylines(image, [poly], rng.random() < 0.5, color, randint(rng, 1, 4), cv2.LINE_AA)
         elif kind == 2:
-            radius = _randint(rng, 4, max(5, min(h, w) // 6))
+            radius = randint(rng, 4, max(5, min(h, w) // 6))
             thickness = _pick(rng, (-1, 1, 2, 3), (0.4, 0.2, 0.2, 0.2))
             cv2.circle(image, p0, radius, color, thickness, cv2.LINE_AA)
         elif kind == 3:
             cv2.rectangle(image, p0, p1, color, _pick(rng, (-1, 1, 2), (0.4, 0.3, 0.3)), cv2.LINE_AA)
         else:
-            axes = (_randint(rng, 4, max(5, w // 5)), _randint(rng, 4, max(5, h // 5)))
-            cv2.ellipse(image, p0, axes, _uniform(rng, 0, 180), 0, 360, color, -1, cv2.LINE_AA)
+            axes = (randint(rng, 4, max(5, w // 5)), randint(rng, 4, max(5, h // 5)))
+            cv2.ellipse(image, p0, axes, uniform(rng, 0, 180), 0, 360, color, -1, cv2.LINE_AA)
 
 
-def _draw_occluder(rng: np.random.Generator, image: np.ndarray, top: np.ndarray, at: np.ndarray, size: float) -> None:
+def draw_occluder(rng: np.random.Generator, image: np.ndarray, top: np.ndarray, at: np.ndarray, size: float) -> None:
     """A hatched rectangle or ellipse near ``at``; marks its pixels in the top-layer map ``top``."""
     h, w = image.shape[:2]
     c = at + (rng.random(2) - 0.5) * 0.6 * size
@@ -531,23 +531,23 @@ def _draw_occluder(rng: np.random.Generator, image: np.ndarray, top: np.ndarray,
         cv2.rectangle(mask, p0, p1, 255, -1, cv2.LINE_8, _SHIFT)
     else:
         ax = (int(half[0] * _ONE), int(half[1] * _ONE))
-        cv2.ellipse(mask, _fx(c.tolist()), ax, _uniform(rng, 0, 180), 0, 360, 255, -1, cv2.LINE_8, _SHIFT)
+        cv2.ellipse(mask, _fx(c.tolist()), ax, uniform(rng, 0, 180), 0, 360, 255, -1, cv2.LINE_8, _SHIFT)
     # Hatching, so an occluder is a texture rather than a flat limb-like blob.
     patch = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
     patch[:] = _muted_color(rng)
-    step = _randint(rng, 3, 8)
+    step = randint(rng, 3, 8)
     patch[:, ::step] = _muted_color(rng)
     if rng.random() < 0.5:
         patch[::step] = _muted_color(rng)
     inside = mask > 0
     image[y0:y1, x0:x1][inside] = patch[inside]
-    top[y0:y1, x0:x1][inside] = _OCCLUDER
+    top[y0:y1, x0:x1][inside] = OCCLUDER
 
 
 # --- Annotation ---------------------------------------------------------------------------------------------
 
 
-def _visibility(
+def joint_visibility(
     joints: np.ndarray, owner: int, body: Body, top: np.ndarray, part_ids: dict[str, int], layout: JointLayout
 ) -> np.ndarray:
     """COCO v per joint: 0 outside the image or a face mark turned fully away, 2 where one of the joint's own
@@ -562,7 +562,7 @@ def _visibility(
     return v
 
 
-def _mask_box(mask: np.ndarray, origin: tuple[int, int]) -> list[float] | None:
+def mask_box(mask: np.ndarray, origin: tuple[int, int]) -> list[float] | None:
     """pycocotools' mask -> [x, y, w, h] (``mask`` is a window of the image at ``origin``); None if empty."""
     cols, rows = np.flatnonzero(mask.any(0)), np.flatnonzero(mask.any(1))
     if cols.size == 0:
@@ -585,7 +585,7 @@ def _mask_polygons(mask: np.ndarray, origin: tuple[int, int]) -> list[list[float
 def _person_record(joints: np.ndarray, v: np.ndarray, mask: np.ndarray, origin: tuple[int, int]) -> dict | None:
     """COCO fields of one drawn person (ids left to the caller); ``mask`` is its window of the image at
     ``origin``. None when nothing of the person is in the image."""
-    box = _mask_box(mask, origin)
+    box = mask_box(mask, origin)
     if box is None:
         return None
     kps = []
@@ -623,11 +623,11 @@ def render_image(
     rng: np.random.Generator, width: int, height: int, max_people: int, layout: JointLayout
 ) -> tuple[np.ndarray, list[dict]]:
     """One BGR image (height, width, 3) uint8 and its person annotations (without ids)."""
-    image = _background(rng, width, height)
-    _draw_distractors(rng, image)
+    image = draw_background(rng, width, height)
+    draw_distractors(rng, image)
     n = _num_people(rng, max_people)
     size_range = (0.3, 0.95) if n == 1 else (0.25, 0.65)
-    # The top-most thing drawn at each pixel: person index * 64 + part id, or _OCCLUDER.
+    # The top-most thing drawn at each pixel: person index * 64 + part id, or OCCLUDER.
     top = np.zeros((height, width), np.uint16)
     people, boxes = [], []
     for owner in range(n):
@@ -655,11 +655,11 @@ def render_image(
         people.append((joints, body, mask, (x0, y0), part_ids, place.scale))
     for joints, *_, scale in people:
         for _ in range(rng.binomial(2, 0.25)):
-            at = joints[_randint(rng, 0, len(joints))]
-            _draw_occluder(rng, image, top, at, _uniform(rng, 0.08, 0.22) * scale)
+            at = joints[randint(rng, 0, len(joints))]
+            draw_occluder(rng, image, top, at, uniform(rng, 0.08, 0.22) * scale)
     records = []
     for owner, (joints, body, mask, origin, part_ids, _) in enumerate(people):
-        v = _visibility(joints, owner, body, top, part_ids, layout)
+        v = joint_visibility(joints, owner, body, top, part_ids, layout)
         v[(v > 0) & (rng.random(len(v)) < 0.03)] = 0  # annotators skip some joints (v = 0, as in COCO)
         rec = _person_record(joints, v, mask, origin)
         if rec is not None:
@@ -676,21 +676,21 @@ def _add_coco_quirks(rng: np.random.Generator, image: np.ndarray, num_joints: in
     height, width = image.shape[:2]
     records = []
     if rng.random() < 0.03:
-        w, h = round(_uniform(rng, 0.2, 0.4) * width, 2), round(_uniform(rng, 0.1, 0.2) * height, 2)
-        x, y = round(_uniform(rng, 0, width - w), 2), round(_uniform(rng, 0, height - h), 2)
-        for _ in range(_randint(rng, 5, 12)):
-            cx, cy = _uniform(rng, x, x + w), _uniform(rng, y + h * 0.3, y + h)
+        w, h = round(uniform(rng, 0.2, 0.4) * width, 2), round(uniform(rng, 0.1, 0.2) * height, 2)
+        x, y = round(uniform(rng, 0, width - w), 2), round(uniform(rng, 0, height - h), 2)
+        for _ in range(randint(rng, 5, 12)):
+            cx, cy = uniform(rng, x, x + w), uniform(rng, y + h * 0.3, y + h)
             axes = (max(1, int(w * 0.04)), max(2, int(h * 0.3)))
             cv2.ellipse(image, (int(cx), int(cy)), axes, 0, 0, 360, _muted_color(rng), -1)
         records.append({"category_id": 1, "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
                         "area": w * h, "bbox": [x, y, w, h],
                         "iscrowd": 1, "num_keypoints": 0, "keypoints": [0.0, 0.0, 0] * num_joints})  # fmt: skip
     if rng.random() < 0.03:
-        w, h = round(_uniform(rng, 2.0, 5.0), 2), round(_uniform(rng, 4.0, 7.5), 2)
-        x, y = round(_uniform(rng, 0, width - w), 2), round(_uniform(rng, 0, height - h), 2)
+        w, h = round(uniform(rng, 2.0, 5.0), 2), round(uniform(rng, 4.0, 7.5), 2)
+        x, y = round(uniform(rng, 0, width - w), 2), round(uniform(rng, 0, height - h), 2)
         cv2.rectangle(image, (int(x), int(y)), (int(x + w), int(y + h)), _muted_color(rng), -1)
         kps = [0.0, 0.0, 0] * num_joints
-        for j in (0, 5)[: _randint(rng, 1, 3)]:  # nose, then left shoulder
+        for j in (0, 5)[: randint(rng, 1, 3)]:  # nose, then left shoulder
             kps[3 * j : 3 * j + 3] = [round(x + w / 2, 2), round(y + (1 + j) * h / 8, 2), 2]
         records.append({"category_id": 1, "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
                         "area": w * h, "bbox": [x, y, w, h],

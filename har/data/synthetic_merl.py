@@ -83,18 +83,18 @@ from tqdm import tqdm
 from har.data import synthetic_meta
 from har.data.merl_classes import MERL_CLASSES
 from har.data.synthetic_coco import (
-    _OCCLUDER,
+    OCCLUDER,
     Body,
     Placement,
     Pose,
-    _background,
-    _dir,
-    _draw_distractors,
-    _draw_occluder,
-    _mask_box,
-    _randint,
-    _uniform,
-    _visibility,
+    draw_background,
+    direction,
+    draw_distractors,
+    draw_occluder,
+    mask_box,
+    randint,
+    uniform,
+    joint_visibility,
     draw_person,
     forward_kinematics,
     sample_pose,
@@ -161,12 +161,12 @@ def subject_figure(seed: int, subject: int) -> Figure:
     """The build of ``subject``: ``sample_pose``'s proportions, standing, facing the camera, arms hanging."""
     rng = np.random.default_rng([seed, _SUBJECT, subject])
     pose = sample_pose(rng)
-    legs = (_uniform(rng, 2, 9), _uniform(rng, 2, 9))
-    bends = (_uniform(rng, -6, 6), _uniform(rng, -6, 6))
-    arms = (_uniform(rng, 5, 13), _uniform(rng, 5, 13))
-    lengths = dict(pose.lengths, thigh=_uniform(rng, 0.9, 1.02))
+    legs = (uniform(rng, 2, 9), uniform(rng, 2, 9))
+    bends = (uniform(rng, -6, 6), uniform(rng, -6, 6))
+    arms = (uniform(rng, 5, 13), uniform(rng, 5, 13))
+    lengths = dict(pose.lengths, thigh=uniform(rng, 0.9, 1.02))
     build = replace(pose, facing=1, lean=0.0, head_tilt=0.0, head_yaw=0.0, arm_abduction=arms,
-                    arm_bend=(_uniform(rng, 3, 15), _uniform(rng, 3, 15)), leg_abduction=legs, leg_bend=bends,
+                    arm_bend=(uniform(rng, 3, 15), uniform(rng, 3, 15)), leg_abduction=legs, leg_bend=bends,
                     lengths=lengths)  # fmt: skip
     layout = get_layout(LAYOUT)
     body = forward_kinematics(build, layout)
@@ -222,7 +222,7 @@ def _two_link(shoulder: complex, target: complex, l1: float, l2: float, out: flo
     theta = math.degrees(math.atan2(d.real, d.imag))  # synthetic_coco's angle convention (0 = down, + to the right)
     cos_a = (l1 * l1 + r * r - l2 * l2) / (2 * l1 * r)
     alpha = math.degrees(math.acos(min(1.0, max(-1.0, cos_a))))
-    return shoulder + l1 * _dir(theta - out * alpha), shoulder + r * _dir(theta)
+    return shoulder + l1 * direction(theta - out * alpha), shoulder + r * direction(theta)
 
 
 def posed_body(fig: Figure, c: Control, layout) -> Body:
@@ -265,7 +265,7 @@ class Stage:
 
 def _bright_color(rng: np.random.Generator) -> tuple[int, int, int]:
     """A saturated product colour (BGR)."""
-    hsv = np.uint8([[[_randint(rng, 0, 180), _randint(rng, 120, 256), _randint(rng, 110, 256)]]])
+    hsv = np.uint8([[[randint(rng, 0, 180), randint(rng, 120, 256), randint(rng, 110, 256)]]])
     return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
 
 
@@ -279,15 +279,15 @@ _SHELF_COLORS = ((60, 105, 150), (150, 150, 150), (205, 210, 210), (70, 70, 75),
 def _draw_products(rng: np.random.Generator, image: np.ndarray, x0: int, x1: int, base: int, room: int) -> None:
     """A row of boxes, bottles and cans standing on a board at y = ``base``, between x0 and x1."""
     w = image.shape[1]
-    x = x0 + _randint(rng, 0, max(1, w // 80))
+    x = x0 + randint(rng, 0, max(1, w // 80))
     while x < x1:
-        pw = max(2, int(_uniform(rng, 0.014, 0.04) * w))
-        ph = max(3, int(_uniform(rng, 0.45, 0.85) * room))
+        pw = max(2, int(uniform(rng, 0.014, 0.04) * w))
+        ph = max(3, int(uniform(rng, 0.45, 0.85) * room))
         right = min(x + pw, x1)
         if right - x < 2:
             break
         color = _bright_color(rng)
-        kind = _randint(rng, 0, 3)
+        kind = randint(rng, 0, 3)
         top = base - ph
         if kind == 1:  # bottle: body, neck and cap
             neck = max(1, (right - x) // 3)
@@ -297,29 +297,29 @@ def _draw_products(rng: np.random.Generator, image: np.ndarray, x0: int, x1: int
             cv2.rectangle(image, (mid - neck // 2, top), (mid + neck // 2, top + max(1, ph // 12)), (30, 30, 30), -1)
         else:  # box or can, with a label band
             cv2.rectangle(image, (x, top), (right, base), color, -1)
-            band = top + int(ph * _uniform(rng, 0.3, 0.6))
+            band = top + int(ph * uniform(rng, 0.3, 0.6))
             cv2.rectangle(image, (x, band), (right, band + max(1, ph // 5)), _shade(_bright_color(rng), 1.1), -1)
             if kind == 2:
                 cv2.rectangle(image, (x, top), (right, top + max(1, ph // 10)), (190, 190, 190), -1)
-        x = right + _randint(rng, 0, max(2, w // 250))
+        x = right + randint(rng, 0, max(2, w // 250))
         if rng.random() < 0.08:  # an empty slot
-            x += int(_uniform(rng, 0.02, 0.06) * w)
+            x += int(uniform(rng, 0.02, 0.06) * w)
 
 
 def _draw_shelf(rng: np.random.Generator, image: np.ndarray, side: int) -> tuple[int, int, int, int]:
     """A shelf unit on one side of the image (cut by the image border): back panel, posts, boards, products.
     Returns its box (x0, y0, x1, y1)."""
     h, w = image.shape[:2]
-    width = int(_uniform(rng, 0.2, 0.3) * w)
+    width = int(uniform(rng, 0.2, 0.3) * w)
     x0, x1 = (w - width, w) if side > 0 else (0, width)
-    y0, y1 = int(_uniform(rng, 0.02, 0.1) * h), int(_uniform(rng, 0.8, 0.9) * h)
+    y0, y1 = int(uniform(rng, 0.02, 0.1) * h), int(uniform(rng, 0.8, 0.9) * h)
     frame = tuple(
-        int(v) for v in np.clip(np.array(_SHELF_COLORS[_randint(rng, 0, 5)]) + rng.integers(-20, 21, 3), 0, 255)
+        int(v) for v in np.clip(np.array(_SHELF_COLORS[randint(rng, 0, 5)]) + rng.integers(-20, 21, 3), 0, 255)
     )
-    cv2.rectangle(image, (x0, y0), (x1 - 1, y1), _shade(frame, _uniform(rng, 0.45, 0.7)), -1)  # back panel
+    cv2.rectangle(image, (x0, y0), (x1 - 1, y1), _shade(frame, uniform(rng, 0.45, 0.7)), -1)  # back panel
     post = max(2, int(0.014 * w))
     px = x0 if side > 0 else x1 - post  # the post at the shelf's inner edge
-    n_boards = _randint(rng, 4, 7)
+    n_boards = randint(rng, 4, 7)
     board = max(2, int(0.012 * h))
     levels = np.linspace(y0 + (y1 - y0) / n_boards, y1, n_boards).astype(int)
     inner = (x0 + post, x1) if side > 0 else (x0, x1 - post)
@@ -327,8 +327,8 @@ def _draw_shelf(rng: np.random.Generator, image: np.ndarray, side: int) -> tuple
     for level in levels:
         _draw_products(rng, image, inner[0], inner[1], int(level) - 1, int(level) - previous - board)
         cv2.rectangle(image, (x0, int(level)), (x1 - 1, int(level) + board), frame, -1)
-        for _ in range(_randint(rng, 1, 4)):  # price tags on the board's front
-            tx = _randint(rng, inner[0], max(inner[0] + 1, inner[1] - 3 * board))
+        for _ in range(randint(rng, 1, 4)):  # price tags on the board's front
+            tx = randint(rng, inner[0], max(inner[0] + 1, inner[1] - 3 * board))
             cv2.rectangle(image, (tx, int(level)), (tx + 2 * board, int(level) + board), (235, 235, 235), -1)
         previous = int(level) + board
     cv2.rectangle(image, (x0, y0 - board), (x1 - 1, y0), frame, -1)  # top board
@@ -338,11 +338,11 @@ def _draw_shelf(rng: np.random.Generator, image: np.ndarray, side: int) -> tuple
 
 def _draw_room(rng: np.random.Generator, width: int, height: int, side: int) -> tuple[np.ndarray, tuple]:
     """Wall, floor, clutter and the shelf; returns the image and the shelf box."""
-    image = cv2.GaussianBlur(_background(rng, width, height), (0, 0), 1.2)  # a wall, smoother than COCO's clutter
-    floor = int(_uniform(rng, 0.82, 0.9) * height)
-    tint = np.array(_SHELF_COLORS[_randint(rng, 0, 5)], dtype=np.float32)
-    image[floor:] = (0.55 * image[floor:] + 0.45 * tint * _uniform(rng, 0.5, 0.9)).astype(np.uint8)
-    _draw_distractors(rng, image)
+    image = cv2.GaussianBlur(draw_background(rng, width, height), (0, 0), 1.2)  # a wall, smoother than COCO's clutter
+    floor = int(uniform(rng, 0.82, 0.9) * height)
+    tint = np.array(_SHELF_COLORS[randint(rng, 0, 5)], dtype=np.float32)
+    image[floor:] = (0.55 * image[floor:] + 0.45 * tint * uniform(rng, 0.5, 0.9)).astype(np.uint8)
+    draw_distractors(rng, image)
     box = _draw_shelf(rng, image, side)
     return image, box
 
@@ -356,22 +356,22 @@ def _stage(seed: int, key: Sequence[int], subject: int, width: int, height: int)
     edge = box[0] if side > 0 else box[2]
     hand = 0 if side > 0 else 1  # the hand nearer the shelf: the shopper's left hand is on the image right
     # Size: 0.55-0.8 of the image height, feet on the floor in front of the shelf, head inside the image.
-    feet = _uniform(rng, 0.9, 0.98) * height
-    scale = min(_uniform(rng, 0.55, 0.8) * height, (feet - 0.03 * height) / 0.97)
+    feet = uniform(rng, 0.9, 0.98) * height
+    scale = min(uniform(rng, 0.55, 0.8) * height, (feet - 0.03 * height) / 0.97)
     # Reaching shoulder: far enough from the shelf that the resting hand is 0.04-0.07 outside it, close enough that
     # the hand gets well into it (shelf_target).
     hanging = side * (fig.rest[hand].real - fig.shoulder[hand].real)  # how far out the resting hand hangs
-    gap = max(0.0, hanging) + _uniform(rng, 0.04, 0.07)
+    gap = max(0.0, hanging) + uniform(rng, 0.04, 0.07)
     sho = fig.shoulder[hand]
     pelvis_x = edge - side * gap * scale - scale * sho.real
     pelvis_y = feet - 0.46 * scale
     place = Placement(scale, 0.0, np.array([pelvis_x, pelvis_y]))
-    sway = (_uniform(rng, 0.4, 2.0), _uniform(rng, 40, 100), _uniform(rng, 0, 2 * math.pi))
+    sway = (uniform(rng, 0.4, 2.0), uniform(rng, 40, 100), uniform(rng, 0, 2 * math.pi))
     basket = None
     if rng.random() < 0.25:  # a basket or bag hanging on the other side, in front of the hip
         other = 1 - hand
         at = place.apply(np.array([[fig.rest[other].real + 0.03 * _OUT[other], fig.rest[other].imag + 0.04]]))[0]
-        basket = (_randint(rng, 0, 2**31), at, _uniform(rng, 0.14, 0.22) * scale)
+        basket = (randint(rng, 0, 2**31), at, uniform(rng, 0.14, 0.22) * scale)
     return Stage(image, tuple(float(v) for v in box), side, hand, float(edge), gap, fig, place, sway, basket,
                  _bright_color(rng))  # fmt: skip
 
@@ -391,7 +391,7 @@ def _with(values: tuple, index: int, value) -> tuple:
 
 def _easing(rng: np.random.Generator) -> Callable[[float], float]:
     """Progress 0 -> 1 over [t0, t1] (a random part of the segment), smoothstep-shaped: speed varies per clip."""
-    t0, t1, gamma = _uniform(rng, 0.0, 0.15), _uniform(rng, 0.8, 1.0), _uniform(rng, 0.8, 1.25)
+    t0, t1, gamma = uniform(rng, 0.0, 0.15), uniform(rng, 0.8, 1.0), uniform(rng, 0.8, 1.25)
 
     def ease(t: float) -> float:
         x = min(1.0, max(0.0, (t - t0) / (t1 - t0)))
@@ -404,16 +404,16 @@ def shelf_target(rng: np.random.Generator, st: Stage) -> complex:
     """Where the reaching hand goes: 0.08 above to 0.14 below its shoulder, 0.06-0.16 inside the shelf (body
     units; less where the arm is too short)."""
     sho = st.fig.shoulder[st.hand]
-    dy = _uniform(rng, -0.08, 0.14)
+    dy = uniform(rng, -0.08, 0.14)
     reach = 0.95 * (st.fig.l1 + st.fig.l2)
     room = math.sqrt(max(0.0, reach**2 - dy**2)) - st.gap
-    depth = _uniform(rng, min(0.06, room), max(min(0.06, room), min(0.16, room)))
+    depth = uniform(rng, min(0.06, room), max(min(0.06, room), min(0.16, room)))
     return complex(sho.real + st.side * (st.gap + depth), sho.imag + dy)
 
 
 def _reach(rng: np.random.Generator, st: Stage, target: complex) -> Motion:
     ease, h = _easing(rng), st.hand
-    lift, yaw, lean = _uniform(rng, 0.02, 0.06), st.side * _uniform(rng, 5, 25), -st.side * _uniform(rng, 1, 4)
+    lift, yaw, lean = uniform(rng, 0.02, 0.06), st.side * uniform(rng, 5, 25), -st.side * uniform(rng, 1, 4)
     start = st.fig.rest[h]
 
     def control(t: float) -> Control:
@@ -426,10 +426,10 @@ def _reach(rng: np.random.Generator, st: Stage, target: complex) -> Motion:
 
 def _hand_in_shelf(rng: np.random.Generator, st: Stage, target: complex) -> Motion:
     h = st.hand
-    ax, ay = _uniform(rng, 0.006, 0.018), _uniform(rng, 0.008, 0.025)
-    fx, fy, px, py = _uniform(rng, 0.5, 2), _uniform(rng, 0.5, 2), _uniform(rng, 0, 6.3), _uniform(rng, 0, 6.3)
-    drift = _uniform(rng, -0.03, 0.03)
-    yaw, lean = st.side * _uniform(rng, 5, 25), -st.side * _uniform(rng, 1, 4)
+    ax, ay = uniform(rng, 0.006, 0.018), uniform(rng, 0.008, 0.025)
+    fx, fy, px, py = uniform(rng, 0.5, 2), uniform(rng, 0.5, 2), uniform(rng, 0, 6.3), uniform(rng, 0, 6.3)
+    drift = uniform(rng, -0.03, 0.03)
+    yaw, lean = st.side * uniform(rng, 5, 25), -st.side * uniform(rng, 1, 4)
 
     def control(t: float) -> Control:
         jitter = complex(ax * math.sin(2 * math.pi * fx * t + px), ay * math.sin(2 * math.pi * fy * t + py))
@@ -447,7 +447,7 @@ def _holding_spot(st: Stage, h: int) -> complex:
 def _retract(rng: np.random.Generator, st: Stage, target: complex, hold: bool) -> Motion:
     ease, h = _easing(rng), st.hand
     end = _holding_spot(st, h) if hold else st.fig.rest[h]
-    lift, yaw, lean = _uniform(rng, 0.0, 0.04), st.side * _uniform(rng, 5, 25), -st.side * _uniform(rng, 1, 4)
+    lift, yaw, lean = uniform(rng, 0.0, 0.04), st.side * uniform(rng, 5, 25), -st.side * uniform(rng, 1, 4)
 
     def control(t: float) -> Control:
         p = ease(t)
@@ -461,11 +461,11 @@ def _retract(rng: np.random.Generator, st: Stage, target: complex, hold: bool) -
 def _inspect_product(rng: np.random.Generator, st: Stage) -> Motion:
     h = st.hand
     hands = (0, 1) if rng.random() < 0.3 else (h,)
-    spots = {s: st.fig.head + complex(_OUT[s] * _uniform(rng, 0.05, 0.08), _uniform(rng, 0.07, 0.1)) for s in hands}
-    upper = {s: _uniform(rng, 0.5, 0.68) for s in hands}
-    amp, freq, phase = _uniform(rng, 0.006, 0.02), _uniform(rng, 0.5, 2), _uniform(rng, 0, 6.3)
-    roll = -_OUT[h] * _uniform(rng, 3, 10) if len(hands) == 1 else _uniform(rng, -4, 4)
-    yaw, turn = _uniform(rng, -10, 10), _uniform(rng, 3, 12)
+    spots = {s: st.fig.head + complex(_OUT[s] * uniform(rng, 0.05, 0.08), uniform(rng, 0.07, 0.1)) for s in hands}
+    upper = {s: uniform(rng, 0.5, 0.68) for s in hands}
+    amp, freq, phase = uniform(rng, 0.006, 0.02), uniform(rng, 0.5, 2), uniform(rng, 0, 6.3)
+    roll = -_OUT[h] * uniform(rng, 3, 10) if len(hands) == 1 else uniform(rng, -4, 4)
+    yaw, turn = uniform(rng, -10, 10), uniform(rng, 3, 12)
 
     def control(t: float) -> Control:
         a = 2 * math.pi * freq * t + phase
@@ -478,9 +478,9 @@ def _inspect_product(rng: np.random.Generator, st: Stage) -> Motion:
 
 
 def _inspect_shelf(rng: np.random.Generator, st: Stage) -> Motion:
-    yaw = st.side * _uniform(rng, 35, 60)
-    scan, freq, phase = _uniform(rng, 4, 12), _uniform(rng, 0.5, 1.5), _uniform(rng, 0, 6.3)
-    lean, roll, width = -st.side * _uniform(rng, 1, 4), _uniform(rng, -5, 5), _uniform(rng, 0.75, 0.9)
+    yaw = st.side * uniform(rng, 35, 60)
+    scan, freq, phase = uniform(rng, 4, 12), uniform(rng, 0.5, 1.5), uniform(rng, 0, 6.3)
+    lean, roll, width = -st.side * uniform(rng, 1, 4), uniform(rng, -5, 5), uniform(rng, 0.75, 0.9)
 
     def control(t: float) -> Control:
         wrist = tuple(complex(w.real * width, w.imag) for w in st.fig.rest)
@@ -534,7 +534,7 @@ def _draw_product(image: np.ndarray, top: np.ndarray, centre: np.ndarray, axis: 
     cv2.fillConvexPoly(image, poly, color, cv2.LINE_AA)
     mask = np.zeros(top.shape, np.uint8)
     cv2.fillConvexPoly(mask, poly, 1)
-    top[mask > 0] = _OCCLUDER
+    top[mask > 0] = OCCLUDER
     stripe = ((pts[0] + pts[1]) / 2).astype(int).tolist(), ((pts[2] + pts[3]) / 2).astype(int).tolist()
     cv2.line(image, tuple(stripe[0]), tuple(stripe[1]), _shade(color, 1.5), max(1, int(size / 8)))
 
@@ -558,9 +558,9 @@ def render_frame(st: Stage, c: Control, layout) -> Frame:
         _draw_product(image, top, centre, axis, size, st.product_color)
     if st.basket is not None:
         seed, at, size = st.basket
-        _draw_occluder(np.random.default_rng(seed), image, top, at, size)
-    v = _visibility(joints, 0, body, top, part_ids, layout)
-    x, y, w, h = _mask_box(parts > 0, (0, 0))
+        draw_occluder(np.random.default_rng(seed), image, top, at, size)
+    v = joint_visibility(joints, 0, body, top, part_ids, layout)
+    x, y, w, h = mask_box(parts > 0, (0, 0))
     return Frame(image, joints, v, np.array([x, y, x + w - 1, y + h - 1], dtype=np.float64))
 
 
@@ -646,10 +646,10 @@ def plan_clips(params: dict) -> list[ClipSpec]:
             rng = np.random.default_rng([params["seed"], _PLAN, subject, session])
             order = [(a, k) for k in range(params["clips_per_class"]) for a in CLASSES]
             order = [order[i] for i in rng.permutation(len(order))]
-            cursor = _randint(rng, 30, 300)
+            cursor = randint(rng, 30, 300)
             for action, k in order:
-                start = cursor + _randint(rng, 15, 120)
-                end = start + _randint(rng, lo, hi + 1) - 1
+                start = cursor + randint(rng, 15, 120)
+                end = start + randint(rng, lo, hi + 1) - 1
                 cursor = end
                 n = len(specs)
                 spelling = action
@@ -803,7 +803,7 @@ def video_script(rng: np.random.Generator, st: Stage, length: int, clip_frames: 
         episodes.reverse()
     segments: list[Segment] = []
     total = 0
-    previous = _rest(st, _uniform(rng, -15, 15))
+    previous = _rest(st, uniform(rng, -15, 15))
     while episodes or total < length:
         episode = (
             episodes.pop(0)
@@ -812,14 +812,14 @@ def video_script(rng: np.random.Generator, st: Stage, length: int, clip_frames: 
         )
         for i, (action, motion) in enumerate(episode):
             # Within an episode a short move to the next segment's start; between episodes an idle stretch.
-            gap = _randint(rng, 2, 8) if i > 0 else _randint(rng, 10, 30)
-            idle = None if i > 0 else _rest(st, _uniform(rng, -15, 15))
+            gap = randint(rng, 2, 8) if i > 0 else randint(rng, 10, 30)
+            idle = None if i > 0 else _rest(st, uniform(rng, -15, 15))
             segments.append(Segment(None, gap, _transition(previous, motion(0.0), idle)))
-            n = _randint(rng, lo, hi + 1)
+            n = randint(rng, lo, hi + 1)
             segments.append(Segment(action, n, motion))
             total += gap + n
             previous = motion(1.0)
-    tail = _randint(rng, 8, 20)
+    tail = randint(rng, 8, 20)
     segments.append(Segment(None, tail, _transition(previous, _rest(st), None)))
     return segments
 
@@ -843,7 +843,7 @@ def write_videos_form(root: str | Path, params: dict, progress: bool = True) -> 
         stem = f"{subject}_{session}"
         st = _stage(seed, (1, subject, session), subject, width, height)
         rng = np.random.default_rng([seed, _VIDEO, subject, session])
-        length = int(params["video_frames"] * _uniform(rng, 0.8, 1.2))
+        length = int(params["video_frames"] * uniform(rng, 0.8, 1.2))
         segments = video_script(rng, st, length, tuple(params["clip_frames"]))
         box_rng = np.random.default_rng([seed, _ANNOT, 1000 + subject, session])
         path = out / VIDEO_DIR / f"{stem}_crop.mp4"
