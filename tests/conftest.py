@@ -41,3 +41,12 @@ def tiny_data_overrides(root: Path, synthetic: bool = True) -> list[str]:
     ``synthetic``: the config's data generates the synthetic set (its parameters must then match TINY)."""
     return [f"data.root={root}", *(f"data.synthetic.{k}={v}" for k, v in TINY.items() if synthetic),
             "data.batch_size=4", "data.num_workers=0", "data.persistent_workers=false"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_features(tiny_merl, tmp_path_factory) -> Path:
+    """Pose features of the tiny MERL action clips (har.tools.extract_pose_features) from an untrained tiny pose
+    network (width 32, K = 2, 64×64, T = 4); its checkpoint's path is in the folder's meta.json."""
+    from tests.test_pose_features import write_tiny_features
+
+    return write_tiny_features(tmp_path_factory.mktemp("pose_features"), tiny_merl)

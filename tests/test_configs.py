@@ -34,12 +34,15 @@ def test_experiments_exist():
 def test_experiment_composes(experiment, config_name, tmp_path):
     overrides = [f"experiment={experiment}"] + (["ckpt_path=x.ckpt"] if config_name == "eval" else [])
     cfg = compose_config(config_name, overrides, tmp_path)
+    if cfg.data._target_.endswith("PoseFeatureDataModule"):  # the action head alone, on saved pose features
+        assert cfg.model.num_joints == 17 and list(cfg.model.classes) == list(cfg.data.classes)
+        return
     net = cfg.model.get("net") or cfg.model.pose_net
     assert net.num_joints == 17 and cfg.data._target_.startswith("har.")
     assert list(net.input_size) == list(cfg.data.input_size)
 
 
-def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path) -> list[str]:
+def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Path | None = None) -> list[str]:
     """Point an experiment at a tiny dataset of its own format, and shrink its network to a CPU test's size
     (the experiment's architecture and everything else stay as configured)."""
     target = cfg.data._target_
@@ -57,6 +60,9 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path) -> list[str]:
                 "data.action.synthetic=null", "data.pose.synthetic=null", "data.action.num_frames=4",
                 *(o.replace("data.", "data.action.") for o in loader),
                 *(o.replace("data.", "data.pose.") for o in loader if "input_size" not in o)]  # fmt: skip
+    elif target.endswith("PoseFeatureDataModule"):  # features of a width-32 pose network
+        features = [f"data.root={tiny_features}", *(o for o in loader if "input_size" not in o)]
+        return [*features, "model.feature_channels=32"]
     else:
         raise AssertionError(f"no tiny dataset for {target}")
     net = "model.pose_net" if "pose_net" in cfg.model else "model.net"
@@ -64,9 +70,10 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_experiment_fast_dev_run(experiment, tiny_coco, tiny_merl, tmp_path):
+def test_experiment_fast_dev_run(experiment, tiny_coco, tiny_merl, tiny_pose_features, tmp_path):
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
-    overrides = [f"experiment={experiment}", "debug=fdr", *small_run_overrides(cfg, tiny_coco, tiny_merl)]
+    small = small_run_overrides(cfg, tiny_coco, tiny_merl, tiny_pose_features)
+    overrides = [f"experiment={experiment}", "debug=fdr", *small]
     cfg = compose_config("train", overrides, tmp_path)
     metrics = train(cfg)
     assert "train/loss" in metrics and (tmp_path / "metrics.json").is_file()

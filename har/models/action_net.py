@@ -7,7 +7,12 @@
 The network works on precomputed pose-network outputs (the fork's `action_pose.py` inputs): poses y, joint
 probabilities p, the specialised heat maps' spatial softmax hs_prob and the rBlock1 features, for T frames.
 `pose_inputs_from_heatmaps` derives y, p and hs_prob from the last pose block's raw logits as the original's
-`build_merge_model` does. Clips are "images" with rows = frames (T) and columns = joints (J).
+`build_merge_model` does (`clip_action_inputs` for whole clips). Clips are "images" with rows = frames (T) and
+columns = joints (J).
+
+The heat-map-weighted pooling that opens the appearance branch has no parameters, so the action model is exactly
+`forward_pooled(y, p, appearance_features(hs_prob, features))`: the decoupled mode saves y, p and the pooled
+(T, J, C) features per clip (`har.tools.extract_pose_features`) and trains the action model on them alone.
 
 Every head returns LOGITS (global max + min of its action maps); the original's softmax belongs to the loss
 (categorical cross-entropy on every head, weight 1), so apply `F.cross_entropy` / `log_softmax` there.
@@ -105,6 +110,14 @@ def heatmap_weighted_pooling(hs_prob: torch.Tensor, features: torch.Tensor) -> t
     The original's `kronecker_prod`. hs_prob (B, T, J, h, w), features (B, T, C, h, w) → (B, C, T, J).
     """
     return torch.einsum("btjuv,btcuv->bctj", hs_prob, features)
+
+
+def appearance_features(hs_prob: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """`heatmap_weighted_pooling` in the frames-first layout `forward_pooled` reads and the decoupled mode saves.
+
+    hs_prob (B, T, J, h, w), features (B, T, C, h, w) → (B, T, J, C) (a view of the (B, C, T, J) result).
+    """
+    return heatmap_weighted_pooling(hs_prob, features).permute(0, 2, 3, 1)
 
 
 # ---------------------------------------------------------------- trainable blocks
@@ -269,8 +282,9 @@ class DeepHARAction(nn.Module):
     forward(y, p, hs_prob, features) with
         y (B, T, J, D) joint coordinates, p (B, T, J, 1) joint probabilities (already sigmoid),
         hs_prob (B, T, J, h, w) spatial softmax of the specialised heat maps, features (B, T, C, h, w) rBlock1,
-    → `ActionOutput` of logits. Any T and J (padded to multiples of 4 inside each branch, see the module
-    docstring); `num_frames`, when given, is checked against T. The parameter count does not depend on T or J.
+    → `ActionOutput` of logits; `forward_pooled(y, p, pooled)` is the same model on the heat-map-pooled features
+    pooled (B, T, J, C) (the decoupled mode). Any T and J (padded to multiples of 4 inside each branch, see the
+    module docstring); `num_frames`, when given, is checked against T. The parameter count does not depend on T or J.
     """
 
     def __init__(
@@ -297,26 +311,41 @@ class DeepHARAction(nn.Module):
         self.appearance_weighting = ActionMapWeighting(num_actions)
         set_bn_momentum(self, bn_momentum)
 
-    def _check_inputs(self, y, p, hs_prob, features) -> None:
+    @property
+    def feature_channels(self) -> int:
+        """C, the channels of the appearance features (the pose network's rBlock1 width)."""
+        return self.appearance_branch.reduce.conv.in_channels
+
+    def _check_inputs(self, y: torch.Tensor, p: torch.Tensor, pooled: torch.Tensor) -> None:
         b, t, j, d = y.shape
         expected = {
             "y": (y.shape, (b, t, self.num_joints, self.dim)),
             "p": (p.shape, (b, t, self.num_joints, 1)),
-            "hs_prob": (hs_prob.shape[:3], (b, t, self.num_joints)),
-            "features": (features.shape[:2], (b, t)),
+            "appearance features": (pooled.shape, (b, t, self.num_joints, self.feature_channels)),
         }
         for name, (got, want) in expected.items():
             if tuple(got) != tuple(want):
-                raise ValueError(f"{name}: expected leading shape {tuple(want)}, got {tuple(got)}")
-        if hs_prob.shape[-2:] != features.shape[-2:]:
-            raise ValueError(f"hs_prob maps {tuple(hs_prob.shape[-2:])} != feature maps {tuple(features.shape[-2:])}")
+                raise ValueError(f"{name}: expected shape {tuple(want)}, got {tuple(got)}")
         if self.num_frames is not None and t != self.num_frames:
             raise ValueError(f"model built for num_frames={self.num_frames}, got clips of {t} frames")
 
     def forward(self, y: torch.Tensor, p: torch.Tensor, hs_prob: torch.Tensor, features: torch.Tensor) -> ActionOutput:
-        self._check_inputs(y, p, hs_prob, features)
+        b, t = y.shape[:2]
+        if tuple(hs_prob.shape[:3]) != (b, t, self.num_joints) or tuple(features.shape[:2]) != (b, t):
+            raise ValueError(
+                f"hs_prob {tuple(hs_prob.shape)} / features {tuple(features.shape)}: expected leading shapes "
+                f"{(b, t, self.num_joints)} / {(b, t)} (y is {tuple(y.shape)})"
+            )
+        if hs_prob.shape[-2:] != features.shape[-2:]:
+            raise ValueError(f"hs_prob maps {tuple(hs_prob.shape[-2:])} != feature maps {tuple(features.shape[-2:])}")
+        return self.forward_pooled(y, p, appearance_features(hs_prob, features))
+
+    def forward_pooled(self, y: torch.Tensor, p: torch.Tensor, pooled: torch.Tensor) -> ActionOutput:
+        """The model on heat-map-pooled appearance features: y (B, T, J, D), p (B, T, J, 1), pooled (B, T, J, C)
+        from `appearance_features` (what `har.tools.extract_pose_features` saves) → `ActionOutput` logits."""
+        self._check_inputs(y, p, pooled)
         pose_logits, pose_maps = self.pose_branch(pose_image(y, p))  # (N, B, A), P4 (B, A, T'/4, J'/4)
-        appearance_logits, appearance_maps = self.appearance_branch(heatmap_weighted_pooling(hs_prob, features))
+        appearance_logits, appearance_maps = self.appearance_branch(pooled.permute(0, 3, 1, 2))  # reads (B, C, T, J)
         pose_maps = self.pose_weighting(pose_maps)
         appearance_maps = self.appearance_weighting(appearance_maps)
         return ActionOutput(
@@ -355,3 +384,25 @@ def pose_inputs_from_heatmaps(
     hs = logits[:, :j]
     p = torch.sigmoid((4.0 * hs).amax(dim=(-2, -1)))
     return y, p.unsqueeze(-1), spatial_softmax(hs)
+
+
+class ActionInputs(NamedTuple):
+    """What the pose network gives the action model for B clips of T frames (`clip_action_inputs`).
+
+    y (B, T, J, D) coordinates, p (B, T, J, 1) probabilities, hs_prob (B, T, J, h, w) heat-map softmax,
+    features (B, T, C, h, w) rBlock1 features (float32), heatmaps (B, T, N_h, h, w) the last block's raw logits.
+    """
+
+    y: torch.Tensor
+    p: torch.Tensor
+    hs_prob: torch.Tensor
+    features: torch.Tensor
+    heatmaps: torch.Tensor
+
+
+def clip_action_inputs(net: DeepHARPose, x: torch.Tensor, num_frames: int) -> ActionInputs:
+    """The pose network on every frame of B clips: x (B·T, 3, H, W) network input (clip-major) → `ActionInputs`."""
+    out = net(x)
+    y, p, hs_prob = pose_inputs_from_heatmaps(net, out.heatmaps)
+    parts = (y, p, hs_prob, out.features.float(), out.heatmaps)
+    return ActionInputs(*(v.unflatten(0, (-1, num_frames)) for v in parts))

@@ -4,6 +4,10 @@ Stages are configuration: ``train_pose=false`` freezes the pose network (weights
 trains the action part; ``unfreeze_pose_at_epoch=N`` then fine-tunes everything from epoch N (deephar's recipe:
 pose net, then action part, then all). With a pose-labelled batch beside each action batch (``batch["pose"]``,
 see :class:`har.data.multitask.MultitaskDataModule`), the pose loss is added with weight ``pose_loss_weight``.
+
+:class:`ClipActionModule` holds what every action LightningModule shares (the heads' loss, clip metrics exact under
+DDP, confusion matrices, test predictions, optimisers); :class:`ActionModule` feeds it clips through the pose
+network, :class:`~har.modules.feature_action_module.FeatureActionModule` saved pose features.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from torchmetrics import MaxMetric
 from har.layouts import get_layout
 from har.losses import pose_loss
 from har.metrics.classification import ClipClassification
-from har.models.action_net import ActionOutput, DeepHARAction, pose_inputs_from_heatmaps
+from har.models.action_net import ActionOutput, DeepHARAction, clip_action_inputs
 from har.models.pose_net import DeepHARPose
 from har.modules.pose_module import instantiate_with, plain
+from har.utils.wandb import log_table
 from har.vis.draw import draw_confusion
 from har.vis.logging import log_image
 
@@ -42,118 +47,42 @@ def load_pose_weights(net: DeepHARPose, path: str) -> None:
     raise ValueError(f"{path}: no pose-network weights (net.* or pose_net.*) in its state_dict")
 
 
-class ActionModule(pl.LightningModule):
-    """Clips (B, T, 3, H, W) → action logits of every head; cross-entropy on the weighted heads.
+def pose_network_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """Images (..., 3, H, W) uint8 RGB → the pose network's input in [-1, 1] (float images pass unchanged)."""
+    x = images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
-    Args:
-        pose_net: keyword arguments of :class:`DeepHARPose` (its input size is the clip crops' size).
-        action_net: keyword arguments of :class:`DeepHARAction` besides those the pose net fixes
-            (``pose_version``, ``num_blocks``).
-        classes: class names; their number is the number of actions.
-        optimizer, scheduler: ``_target_`` specs as in :class:`~har.modules.pose_module.PoseModule`
-            (deephar: SGD lr 1e-3, momentum 0.95, Nesterov).
-        layout: joint layout of the pose network (for the multitask pose loss and drawings).
-        pose_ckpt: pose weights to start from (a PoseModule or ActionModule checkpoint), or None (from scratch).
-        train_pose: train the pose network; false freezes it (eval mode, no gradients).
-        unfreeze_pose_at_epoch: with ``train_pose=false``, unfreeze from this epoch on (full fine-tuning).
-        head_weights: loss weight per head (``pose``/``appearance`` apply to every block of the branch). deephar:
-            1 on the 4 + 4 blocks and the fused head; the fork also put 1 on ``pose_fused``/``appearance_fused``.
-        pose_loss_weight: weight of the pose loss on pose-labelled batches (multitask training).
-        channels_last: run the pose network in channels_last (GPU speed).
-        init_ckpt: an ActionModule checkpoint whose weights (pose and action parts) start this run, e.g. the first
-            stage's for the fine-tuning stage.
+
+class ClipActionModule(pl.LightningModule):
+    """What the action LightningModules share: cross-entropy on the weighted heads, clip metrics (top-1, mean-class,
+    top-5, per head; exact under DDP, multi-clip averaged), confusion matrices, ``test_predictions``, optimisers.
+
+    Subclasses build ``self.action_net`` (a :class:`DeepHARAction`), call :meth:`init_heads`, and implement
+    :meth:`action_outputs`; their hyper-parameters include ``optimizer`` and ``scheduler``.
     """
 
-    def __init__(
-        self,
-        pose_net: dict,
-        action_net: dict,
-        classes: list[str],
-        optimizer: dict,
-        scheduler: dict | None = None,
-        layout: str = "coco17",
-        pose_ckpt: str | None = None,
-        train_pose: bool = True,
-        unfreeze_pose_at_epoch: int | None = None,
-        head_weights: dict | None = None,
-        pose_loss_weight: float = 1.0,
-        channels_last: bool = False,
-        init_ckpt: str | None = None,
-    ) -> None:
-        super().__init__()
-        hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
-        self.save_hyperparameters(hp)
+    action_net: DeepHARAction
+
+    def init_heads(self, classes: list[str], head_weights: dict | None) -> None:
+        """Classes, loss weight per head (deephar's where not given), metrics per stage, best-score tracker."""
         self.classes = list(classes)
-        self.layout = get_layout(layout)
-        self.pose_net = DeepHARPose(**hp["pose_net"])
-        if pose_ckpt:
-            load_pose_weights(self.pose_net, pose_ckpt)
-        self.action_net = DeepHARAction(
-            num_actions=len(self.classes),
-            num_joints=self.pose_net.num_joints,
-            dim=self.pose_net.dim,
-            feature_channels=self.pose_net.width,
-            **hp["action_net"],
-        )
         self.head_weights = {**DEEPHAR_HEAD_WEIGHTS, **(head_weights or {})}
         unknown = set(self.head_weights) - set(HEADS)
         if unknown:
             raise ValueError(f"model.head_weights: unknown heads {sorted(unknown)}; heads are {HEADS}")
-        if init_ckpt:
-            state = torch.load(init_ckpt, map_location="cpu", weights_only=True)["state_dict"]
-            self.load_state_dict(state)
-        self.set_pose_trainable(train_pose)
-        if channels_last:
-            self.pose_net.to(memory_format=torch.channels_last)
         self.metrics = torch.nn.ModuleDict(
             {stage: ClipClassification(len(self.classes), HEADS) for stage in ("fit", "validate", "test")}
         )
         self.val_best = MaxMetric()
         self.test_predictions: list[dict] = []
 
-    # -- pose network freezing -------------------------------------------------------------------------------
-    def set_pose_trainable(self, trainable: bool) -> None:
-        self.pose_trainable = trainable
-        self.pose_net.requires_grad_(trainable)
-        self.pose_net.train(self.training and trainable)
+    def action_outputs(self, batch: dict) -> ActionOutput:
+        """The action logits of an action batch."""
+        raise NotImplementedError
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if not getattr(self, "pose_trainable", True):
-            self.pose_net.eval()  # a frozen pose network keeps its BatchNorm statistics
-        return self
-
-    def on_fit_start(self) -> None:
-        if self.hparams.unfreeze_pose_at_epoch is not None and self.trainer.world_size > 1:
-            # DDP wraps only the parameters that need gradients when training starts: parameters unfrozen later
-            # would not be synchronised across devices.
-            raise ValueError(
-                "model.unfreeze_pose_at_epoch does not work with several devices: train in two runs instead "
-                "(model.train_pose=false, then model.train_pose=true model.init_ckpt=<first run's checkpoint>)"
-            )
-
-    def on_train_epoch_start(self) -> None:
-        at = self.hparams.unfreeze_pose_at_epoch
-        if not self.pose_trainable and at is not None and self.current_epoch >= at:
-            self.set_pose_trainable(True)
-
-    # -- forward ---------------------------------------------------------------------------------------------
-    def _pose_input(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images
-        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last else x
-
-    def forward(self, frames: torch.Tensor) -> ActionOutput:
-        """frames (B, T, 3, H, W) uint8 RGB (or float in [-1, 1]) → :class:`ActionOutput` logits."""
-        b, t = frames.shape[:2]
-        out = self.pose_net(self._pose_input(frames.flatten(0, 1)))
-        y, p, hs_prob = pose_inputs_from_heatmaps(self.pose_net, out.heatmaps)
-        features = out.features.float()
-        return self.action_net(
-            y.unflatten(0, (b, t)),
-            p.unflatten(0, (b, t)),
-            hs_prob.unflatten(0, (b, t)),
-            features.unflatten(0, (b, t)),
-        )
+    def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
+        """A training loss added to the action loss (the multitask pose loss); 0 by default."""
+        return 0.0
 
     @staticmethod
     def head_logits(out: ActionOutput) -> torch.Tensor:
@@ -171,7 +100,7 @@ class ActionModule(pl.LightningModule):
 
     # -- steps -----------------------------------------------------------------------------------------------
     def _action_step(self, batch: dict, stage: str) -> torch.Tensor:
-        out = self(batch["frames"])
+        out = self.action_outputs(batch)
         labels = batch["label"]
         loss = self.action_loss(out, labels)
         probs = self.head_logits(out).float().softmax(-1)
@@ -185,14 +114,7 @@ class ActionModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         action_batch = batch.get("action", batch)
-        loss = self._action_step(action_batch, "fit")
-        if "pose" in batch and self.hparams.pose_loss_weight > 0:
-            pose_batch = batch["pose"]
-            out = self.pose_net(self._pose_input(pose_batch["image"]))
-            valid = pose_batch["target_valid"]
-            plos = pose_loss(out.pose, out.visibility, pose_batch["target_uv"], valid, valid.float())["loss"]
-            self.log("train/loss_pose", plos, on_step=True, on_epoch=True, batch_size=len(valid))
-            loss = loss + self.hparams.pose_loss_weight * plos
+        loss = self._action_step(action_batch, "fit") + self.auxiliary_loss(batch)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=False, batch_size=len(action_batch["label"]))
         return loss
 
@@ -234,6 +156,8 @@ class ActionModule(pl.LightningModule):
                 writer.writerow([name, *row.tolist()])
         image = draw_confusion(confusion, self.classes)
         log_image(self.trainer, f"{key}/confusion", image, self.current_epoch, png_dir=out_dir)
+        rows = [[name, *row.tolist()] for name, row in zip(self.classes, confusion)]
+        log_table(self.trainer, f"{key}/confusion_table", ["true \\ predicted", *self.classes], rows)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("fit")
@@ -264,3 +188,113 @@ class ActionModule(pl.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": instantiate_with(spec, optimizer), "interval": interval},
         }
+
+
+class ActionModule(ClipActionModule):
+    """Clips (B, T, 3, H, W) → action logits of every head; cross-entropy on the weighted heads.
+
+    Args:
+        pose_net: keyword arguments of :class:`DeepHARPose` (its input size is the clip crops' size).
+        action_net: keyword arguments of :class:`DeepHARAction` besides those the pose net fixes
+            (``pose_version``, ``num_blocks``).
+        classes: class names; their number is the number of actions.
+        optimizer, scheduler: ``_target_`` specs as in :class:`~har.modules.pose_module.PoseModule`
+            (deephar: SGD lr 1e-3, momentum 0.95, Nesterov).
+        layout: joint layout of the pose network (for the multitask pose loss and drawings).
+        pose_ckpt: pose weights to start from (a PoseModule or ActionModule checkpoint), or None (from scratch).
+        train_pose: train the pose network; false freezes it (eval mode, no gradients).
+        unfreeze_pose_at_epoch: with ``train_pose=false``, unfreeze from this epoch on (full fine-tuning).
+        head_weights: loss weight per head (``pose``/``appearance`` apply to every block of the branch). deephar:
+            1 on the 4 + 4 blocks and the fused head; the fork also put 1 on ``pose_fused``/``appearance_fused``.
+        pose_loss_weight: weight of the pose loss on pose-labelled batches (multitask training).
+        channels_last: run the pose network in channels_last (GPU speed).
+        init_ckpt: an ActionModule checkpoint whose weights (pose and action parts) start this run, e.g. the first
+            stage's for the fine-tuning stage.
+    """
+
+    def __init__(
+        self,
+        pose_net: dict,
+        action_net: dict,
+        classes: list[str],
+        optimizer: dict,
+        scheduler: dict | None = None,
+        layout: str = "coco17",
+        pose_ckpt: str | None = None,
+        train_pose: bool = True,
+        unfreeze_pose_at_epoch: int | None = None,
+        head_weights: dict | None = None,
+        pose_loss_weight: float = 1.0,
+        channels_last: bool = False,
+        init_ckpt: str | None = None,
+    ) -> None:
+        super().__init__()
+        hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
+        self.save_hyperparameters(hp)
+        self.init_heads(classes, head_weights)
+        self.layout = get_layout(layout)
+        self.pose_net = DeepHARPose(**hp["pose_net"])
+        if pose_ckpt:
+            load_pose_weights(self.pose_net, pose_ckpt)
+        self.action_net = DeepHARAction(
+            num_actions=len(self.classes),
+            num_joints=self.pose_net.num_joints,
+            dim=self.pose_net.dim,
+            feature_channels=self.pose_net.width,
+            **hp["action_net"],
+        )
+        if init_ckpt:
+            state = torch.load(init_ckpt, map_location="cpu", weights_only=True)["state_dict"]
+            self.load_state_dict(state)
+        self.set_pose_trainable(train_pose)
+        if channels_last:
+            self.pose_net.to(memory_format=torch.channels_last)
+
+    # -- pose network freezing -------------------------------------------------------------------------------
+    def set_pose_trainable(self, trainable: bool) -> None:
+        self.pose_trainable = trainable
+        self.pose_net.requires_grad_(trainable)
+        self.pose_net.train(self.training and trainable)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not getattr(self, "pose_trainable", True):
+            self.pose_net.eval()  # a frozen pose network keeps its BatchNorm statistics
+        return self
+
+    def on_fit_start(self) -> None:
+        if self.hparams.unfreeze_pose_at_epoch is not None and self.trainer.world_size > 1:
+            # DDP wraps only the parameters that need gradients when training starts: parameters unfrozen later
+            # would not be synchronised across devices.
+            raise ValueError(
+                "model.unfreeze_pose_at_epoch does not work with several devices: train in two runs instead "
+                "(model.train_pose=false, then model.train_pose=true model.init_ckpt=<first run's checkpoint>)"
+            )
+
+    def on_train_epoch_start(self) -> None:
+        at = self.hparams.unfreeze_pose_at_epoch
+        if not self.pose_trainable and at is not None and self.current_epoch >= at:
+            self.set_pose_trainable(True)
+
+    # -- forward ---------------------------------------------------------------------------------------------
+    def _pose_input(self, images: torch.Tensor) -> torch.Tensor:
+        return pose_network_input(images, self.hparams.channels_last)
+
+    def forward(self, frames: torch.Tensor) -> ActionOutput:
+        """frames (B, T, 3, H, W) uint8 RGB (or float in [-1, 1]) → :class:`ActionOutput` logits."""
+        inputs = clip_action_inputs(self.pose_net, self._pose_input(frames.flatten(0, 1)), frames.shape[1])
+        return self.action_net(inputs.y, inputs.p, inputs.hs_prob, inputs.features)
+
+    def action_outputs(self, batch: dict) -> ActionOutput:
+        return self(batch["frames"])
+
+    def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
+        """Multitask: the pose loss on the batch's pose frames (``batch["pose"]``), weighted."""
+        if "pose" not in batch or self.hparams.pose_loss_weight <= 0:
+            return 0.0
+        pose_batch = batch["pose"]
+        out = self.pose_net(self._pose_input(pose_batch["image"]))
+        valid = pose_batch["target_valid"]
+        plos = pose_loss(out.pose, out.visibility, pose_batch["target_uv"], valid, valid.float())["loss"]
+        self.log("train/loss_pose", plos, on_step=True, on_epoch=True, batch_size=len(valid))
+        return self.hparams.pose_loss_weight * plos
