@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from lightning.pytorch import Trainer
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 
 def log_image(
@@ -18,8 +18,8 @@ def log_image(
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(key, image, global_step=step, dataformats="HWC")
-        elif type(logger).__name__ == "WandbLogger":
-            logger.log_image(key=key, images=[image], step=step)
+        elif isinstance(logger, WandbLogger):  # W&B's x axis is the global step; `step` goes in the caption
+            logger.log_image(key=key, images=[image], step=trainer.global_step, caption=[f"{key} {step}"])
     if png_dir is None:
         return None
     path = Path(png_dir) / f"{key.replace('/', '_')}_{step:06d}.png"
