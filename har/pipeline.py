@@ -6,16 +6,24 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
+from lightning.fabric.plugins import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from har.callbacks import AtomicCheckpointIO
+from har.utils.launch import compile_model, prepare_config
 from har.utils.resolvers import register_resolvers
+from har.utils.resume import resolve_checkpoint, run_dir_of
+from har.utils.wandb import finish_wandb
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -59,15 +67,69 @@ def _log_config(cfg: DictConfig, model: pl.LightningModule, trainer: pl.Trainer)
     log.info("model: %.2fM parameters (%.2fM trainable)", params / 1e6, trainable / 1e6)
 
 
+def _plugins(cfg: DictConfig) -> list[Any]:
+    """The trainer config's plugins, plus atomic checkpoint writes (har.callbacks.AtomicCheckpointIO) unless one
+    of them already writes checkpoints."""
+    plugins = cfg.trainer.get("plugins") or []
+    plugins = plugins if isinstance(plugins, ListConfig | list) else [plugins]
+    plugins = [instantiate(p) if isinstance(p, DictConfig) else p for p in plugins]
+    if not any(isinstance(p, CheckpointIO) for p in plugins):
+        plugins.append(AtomicCheckpointIO())
+    return plugins
+
+
 def _build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.Trainer]:
+    prepare_config(cfg)
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
     datamodule = instantiate(cfg.data, _convert_="all")
     trainer = instantiate(
-        cfg.trainer, callbacks=_instantiate_group(cfg.get("callbacks")), logger=_instantiate_group(cfg.get("logger"))
+        cfg.trainer,
+        callbacks=_instantiate_group(cfg.get("callbacks")),
+        logger=_instantiate_group(cfg.get("logger")),
+        plugins=_plugins(cfg),
     )
     return datamodule, trainer
+
+
+def _resume_checkpoint(cfg: DictConfig) -> Path | None:
+    """Resolve ``ckpt_path`` / ``resume`` (see har.utils.resume) to the checkpoint to continue from; note it in the
+    config and in ``<run>/resume.json``, and point a W&B logger at the continued run (same run id)."""
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    # A sweep's job continues only its own folder (a sweep re-run with the same hydra.sweep.dir), never another run.
+    sweep = hydra is not None and hydra.mode == RunMode.MULTIRUN
+    runs_dir = None if sweep else Path(cfg.paths.log_dir) / cfg.task_name / "runs"
+    experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
+    run_dir = Path(cfg.paths.output_dir)
+    ckpt = resolve_checkpoint(cfg.get("ckpt_path"), cfg.get("resume"), runs_dir, run_dir, experiment)
+    if ckpt is None:
+        if cfg.get("resume"):
+            log.info("resume=auto: no run of this experiment to continue; starting a new one")
+        return None
+    from_run = run_dir_of(ckpt)
+    same_folder = from_run.resolve() == run_dir.resolve()
+    log.info("continuing %s from %s", "this run" if same_folder else f"the run in {from_run}", ckpt)
+    with open_dict(cfg):
+        cfg.ckpt_path = str(ckpt)
+        if cfg.get("logger") and "wandb" in cfg.logger and not cfg.logger.wandb.get("resume_from"):
+            cfg.logger.wandb.resume_from = str(from_run)
+    _record_resume(run_dir, ckpt, same_folder)
+    return ckpt
+
+
+@rank_zero_only
+def _record_resume(run_dir: Path, ckpt: Path, same_folder: bool) -> None:
+    """Append this resume to ``<run>/resume.json``; in the same folder, keep the CSV logger's rows so far (Lightning's
+    CSVLogger would delete ``csv/metrics.csv``) as ``csv/metrics.<n>.csv``."""
+    path = run_dir / "resume.json"
+    history = json.loads(path.read_text()) if path.is_file() else []
+    step = torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True).get("global_step")
+    history.append({"ckpt_path": str(ckpt), "global_step": step, "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+    write_json(path, history)
+    csv_file = run_dir / "csv" / "metrics.csv"
+    if same_folder and csv_file.is_file():
+        csv_file.replace(csv_file.with_name(f"metrics.{len(history) - 1}.csv"))
 
 
 def _write_outputs(model: pl.LightningModule, metrics: dict, out_dir: Path) -> dict[str, float]:
@@ -79,13 +141,15 @@ def _write_outputs(model: pl.LightningModule, metrics: dict, out_dir: Path) -> d
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, then test the best checkpoint; write ``metrics.json`` (and ``predictions.json``) in the run folder."""
+    """Fit (continuing a run with ``ckpt_path``/``resume``), then test the best checkpoint; write ``metrics.json``
+    (and ``predictions.json``) in the run folder."""
+    ckpt_path = _resume_checkpoint(cfg)
     datamodule, trainer = _build(cfg)
-    model = instantiate(cfg.model, _convert_="all")
+    model = compile_model(instantiate(cfg.model, _convert_="all"), cfg)
     _log_config(cfg, model, trainer)
 
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = dict(trainer.callback_metrics)
 
     if cfg.get("test", True):
@@ -96,7 +160,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.info("testing the best checkpoint %s", best)
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(trainer.callback_metrics)
-    return _write_outputs(model, metrics, Path(cfg.paths.output_dir))
+    metrics = _write_outputs(model, metrics, Path(cfg.paths.output_dir))
+    finish_wandb(trainer)
+    return metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
