@@ -253,3 +253,19 @@ def test_action_module_checkpoint_loads_weights_only(tiny_merl, tmp_path):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert isinstance(ckpt["hyper_parameters"]["classes"], list) and ckpt["global_step"] == 1
     ActionModule.load_from_checkpoint(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+
+
+def test_best_validation_value_is_part_of_the_checkpoint():
+    """val/*_best continues across a resume: the running maximum is saved with the weights and restored."""
+    from har.modules.pose_module import PoseModule
+
+    def module():
+        net = {"num_joints": 17, "num_blocks": 1, "width": 32, "input_size": [64, 64]}
+        return PoseModule(net=net, optimizer={"_target_": "torch.optim.SGD", "lr": 0.1})
+
+    trained = module()
+    trained.val_best(torch.tensor(0.7))
+    trained.val_best(torch.tensor(0.4))
+    restored = module()
+    restored.load_state_dict(trained.state_dict())
+    assert restored.val_best.compute().item() == pytest.approx(0.7)

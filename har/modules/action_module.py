@@ -74,6 +74,7 @@ class ClipActionModule(pl.LightningModule):
             {stage: ClipClassification(len(self.classes), HEADS) for stage in ("fit", "validate", "test")}
         )
         self.val_best = MaxMetric()
+        self.val_best.persistent(True)  # in checkpoints: a resumed run keeps its best value
         self.test_predictions: list[dict] = []
 
     def action_outputs(self, batch: dict) -> ActionOutput:
@@ -164,7 +165,6 @@ class ClipActionModule(pl.LightningModule):
 
     def on_train_start(self) -> None:
         self.metrics["validate"].reset()  # the sanity check's validation must not count toward the best score
-        self.val_best.reset()
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("validate")

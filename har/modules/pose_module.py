@@ -86,6 +86,7 @@ class PoseModule(pl.LightningModule):
         self.test_pck = PCK(self.layout.num_joints, thresholds)
         self.best_key = f"pck@{thresholds[0]:g}"
         self.val_best = MaxMetric()
+        self.val_best.persistent(True)  # in checkpoints: a resumed run keeps its best value
         self._overlay_batch: dict | None = None
         self._outputs: list[dict] = []
         self.test_predictions: list[dict] = []
@@ -198,9 +199,9 @@ class PoseModule(pl.LightningModule):
         return datamodule.eval_ground_truth(stage)
 
     def on_train_start(self) -> None:
-        # The sanity check's validation must not count toward the best score.
+        # The sanity check's validation must not count toward the best score (val_best skips it; a resumed run
+        # keeps its restored best).
         self.val_pck.reset()
-        self.val_best.reset()
         self._outputs = []
 
     def on_train_epoch_end(self) -> None:
