@@ -223,3 +223,9 @@ class DeepHARPose(nn.Module):
             poses.append(pose)
             visibilities.append(visibility)
         return PoseNetOutput(torch.stack(poses), torch.stack(visibilities), logits, features)
+
+
+def pose_network_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """Images (..., 3, H, W) uint8 RGB → the pose network's input in [-1, 1] (float images pass unchanged)."""
+    x = images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x

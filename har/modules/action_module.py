@@ -25,7 +25,7 @@ from har.layouts import get_layout
 from har.losses import pose_loss
 from har.metrics.classification import ClipClassification
 from har.models.action_net import ActionOutput, DeepHARAction, clip_action_inputs
-from har.models.pose_net import DeepHARPose
+from har.models.pose_net import DeepHARPose, pose_network_input
 from har.modules.pose_module import instantiate_with, plain
 from har.utils.wandb import log_table
 from har.vis.draw import draw_confusion
@@ -45,12 +45,6 @@ def load_pose_weights(net: DeepHARPose, path: str) -> None:
             net.load_state_dict(sub)
             return
     raise ValueError(f"{path}: no pose-network weights (net.* or pose_net.*) in its state_dict")
-
-
-def pose_network_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """Images (..., 3, H, W) uint8 RGB → the pose network's input in [-1, 1] (float images pass unchanged)."""
-    x = images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
 class ClipActionModule(pl.LightningModule):

@@ -16,7 +16,7 @@ from har.layouts import get_layout
 from har.losses import pose_loss
 from har.metrics.coco_ap import coco_keypoint_ap
 from har.metrics.pck import PCK, first_occurrence
-from har.models.pose_net import DeepHARPose, PoseNetOutput
+from har.models.pose_net import DeepHARPose, PoseNetOutput, pose_network_input
 from har.vis.draw import draw_pose, image_grid
 from har.vis.logging import log_image
 
@@ -104,10 +104,7 @@ class PoseModule(pl.LightningModule):
 
     def forward(self, images: torch.Tensor) -> PoseNetOutput:
         """images (B, 3, H, W) uint8 RGB (or float in [-1, 1]) → the network's per-block output."""
-        x = images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images
-        if self.hparams.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return self.net(pose_network_input(images, self.hparams.channels_last))
 
     def to_image_pixels(self, uv: torch.Tensor, batch: dict) -> torch.Tensor:
         """Normalised crop coordinates (B, J, 2) → original-image pixels, joints back in the unflipped order."""

@@ -49,8 +49,7 @@ from tqdm import tqdm  # noqa: E402
 
 from har.data.clips import MultiClipDataset  # noqa: E402
 from har.models.action_net import appearance_features, clip_action_inputs  # noqa: E402
-from har.models.pose_net import DeepHARPose  # noqa: E402
-from har.modules.action_module import pose_network_input  # noqa: E402
+from har.models.pose_net import DeepHARPose, pose_network_input  # noqa: E402
 from har.utils.resolvers import register_resolvers  # noqa: E402
 
 log = logging.getLogger(__name__)
