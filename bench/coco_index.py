@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python bench/coco_index.py` as well as `python -m bench.coco_index`
     sys.path.insert(0, str(REPO))
 
+from bench.common import cpu_model, print_json_line  # noqa: E402
+
 # person_keypoints_train2017.json: 262,465 person annotations, 149,813 with labelled joints, 64,115 images.
 COCO_TRAIN = {"annotations": 262_465, "with_keypoints": 149_813, "images": 64_115}
 CROWD_FRACTION = 0.005  # of all person annotations
@@ -423,11 +425,8 @@ def machine() -> dict:
     import orjson
     import psutil
 
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    cpu = models[0] if models else platform.processor()
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
@@ -530,7 +529,7 @@ def run(instances: int = 150_000, repeats: int = 2, workdir: Path | None = None,
         "worker_index_copied_growth<=16_pages": copied is not None and copied <= 16 * os.sysconf("SC_PAGE_SIZE"),
     }
     print_table(figures)
-    print(json.dumps(figures))
+    print_json_line(figures)
     return figures
 
 

@@ -24,7 +24,6 @@ It prints a table, then as its last line one JSON object with every figure and t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -43,6 +42,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
+from bench.common import print_json_line  # noqa: E402
 from har.data.batch_photometric import BatchPhotometric  # noqa: E402
 from har.data.coco import load_coco_index  # noqa: E402
 from har.data.synthetic_coco import generate_synthetic_coco  # noqa: E402
@@ -167,8 +167,9 @@ def run_benchmark(
                 add_photo_texture(sorted((root / "train2017").glob("*.jpg")), texture, seed)
         index = load_coco_index(root / "annotations" / "person_keypoints_train2017.json", cache=False, verbose=False)
         image_dir = root / "train2017"
-        augment = _configured_augmentation(photometric)
-        on_device = photometric and augment.photometric.on_device
+        # The configured placement as a GPU node resolves it ("auto" → on the device): the measured configuration.
+        on_device = photometric and _configured_augmentation(True).photometric.on_device in (True, "auto")
+        augment = _configured_augmentation(photometric, on_device=on_device if photometric else None)
 
         def dataset(reduced: bool, resize: bool, train: bool = True, aug: Augmentation = augment):
             transform = TopDownTransform(layout, input_size, augment=aug if train else None,
@@ -248,7 +249,7 @@ def run_benchmark(
         "opencv": cv2.__version__,
     }
     _print_table(result)
-    print(json.dumps(result))
+    print_json_line(result)
     return result
 
 

@@ -1,0 +1,204 @@
+"""The network benchmarks (bench/train_step.py, bench/inference.py): smoke runs with --quick in subprocesses (table,
+then one JSON line with every figure), and the shared helpers they rely on (FLOP counting, interleaved timing,
+options)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import (
+    compile_unavailable,
+    compose_network,
+    flop_counter,
+    per_name_option,
+    print_table,
+    run_rounds,
+)
+from tests.conftest import ROOT
+
+
+def bench(module: str, *args: str, timeout: float = 300) -> tuple[dict, str]:
+    """Run ``python -m bench.<module> ARGS``; return the JSON of its last stdout line and the stdout."""
+    proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = proc.stdout.strip().splitlines()
+    return json.loads(lines[-1]), proc.stdout
+
+
+def positive(entry: dict, *keys: str) -> None:
+    for key in keys:
+        assert isinstance(entry[key], float | int) and entry[key] > 0, (key, entry)
+
+
+def quick_pose_forward_flops(experiment: str) -> int:
+    """FLOPs of one forward of the --quick pose network of ``experiment``, counted here independently."""
+    from hydra.utils import instantiate
+
+    cfg, data, _, _ = compose_network(experiment, "pose", quick=True)
+    net = instantiate(cfg.model).net
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(1, 3, *data.input_size))
+    return counter.get_total_flops()
+
+
+def test_train_step_quick_reports_every_model_and_a_failed_compile():
+    """All four models, eager and channels_last timed; a torch.compile that fails (unknown backend) is reported
+    as failed with its reason, in the table and the JSON, instead of stopping the run."""
+    result, stdout = bench("train_step", "--quick", "--compile-backend", "no_such_backend", "--threads", "1")
+    assert result["benchmark"] == "train_step" and result["device"] == "cpu" and result["precision"] == "fp32"
+    assert result["measured_on"].startswith("CPU ")
+    positive(result["matmul"], "flop_per_s")
+    assert set(result["models"]) == {"pose_original", "pose_demo", "action_original", "action_demo"}
+    for name, model in result["models"].items():
+        positive(model, "flops_per_sample", "params", "batch_size")
+        variants = model["variants"]
+        for v in ("eager", "channels_last"):
+            positive(variants[v], "step_s", "samples_per_s", "frames_per_s", "flop_per_s", "matmul_fraction",
+                     "speedup_vs_eager")  # fmt: skip
+            assert len(variants[v]["runs_s"]) == model["iters"]
+        assert variants["eager"]["speedup_vs_eager"] == 1.0
+        assert variants["compile"]["status"] == "failed" and "no_such_backend" in variants["compile"]["reason"]
+        assert f"{name} compile: failed (" in stdout
+    # A clip is T frames; the optimizer and the loss are the experiments' own.
+    action = result["models"]["action_demo"]
+    assert action["frames_per_sample"] == 4 and action["optimizer"] == "RMSprop"
+    assert result["models"]["action_original"]["optimizer"] == "SGD"
+    v = action["variants"]["eager"]
+    assert v["frames_per_s"] == pytest.approx(4 * v["samples_per_s"])
+    # FLOPs of a training step: the forward plus a backward that costs less than twice it (no gradient for the
+    # input images); torch's own count of the depthwise weight gradients would be ×16 too high at width 16.
+    fwd = quick_pose_forward_flops("synthetic_pose")
+    assert 2 * fwd < result["models"]["pose_demo"]["flops_per_sample"] < 3 * fwd
+
+
+def test_train_step_quick_compile():
+    """The torch.compile variant runs (aot_eager: the same dynamo + AOTAutograd path without inductor's C++
+    build, which takes minutes on a cold cache); its compilation is timed apart from its steps."""
+    result, stdout = bench(
+        "train_step", "--quick", "--models", "pose_demo", "--compile-backend", "aot_eager", "--threads", "1"
+    )
+    compiled = result["models"]["pose_demo"]["variants"]["compile"]
+    assert compiled["status"] == "ok" and compiled["backend"] == "aot_eager"
+    positive(compiled, "compile_s", "step_s", "samples_per_s", "flop_per_s", "matmul_fraction", "speedup_vs_eager")
+    assert len(compiled["runs_s"]) == 2 and compiled["compile_s"] > max(compiled["runs_s"])
+    assert "compile (" in stdout
+
+
+def test_inference_quick():
+    """Batch 1 and 16: eager, torch.compile and onnxruntime (on the file export_pose_onnx writes), frames/s and
+    FLOP figures. (One model: --quick shrinks both to the same tiny network, and each ONNX export costs ~10 s.)"""
+    result, stdout = bench(
+        "inference", "--quick", "--models", "pose_demo", "--compile-backend", "aot_eager", "--threads", "1"
+    )
+    assert result["benchmark"] == "inference" and result["device"] == "cpu"
+    positive(result["matmul"], "flop_per_s")
+    assert set(result["models"]) == {"pose_demo"}
+    for model in result["models"].values():
+        positive(model, "flops_per_frame", "onnx_export_s")
+        assert model["onnx_provider"] == "CPUExecutionProvider"
+        assert set(model["batches"]) == {"1", "16"}
+        for batch in model["batches"].values():
+            for v in ("eager", "compile", "onnxruntime"):
+                positive(batch["variants"][v], "call_s", "frames_per_s", "flop_per_s", "matmul_fraction",
+                         "speedup_vs_eager")  # fmt: skip
+    # FLOPs per frame: one forward of the network, as counted independently here.
+    assert result["models"]["pose_demo"]["flops_per_frame"] == quick_pose_forward_flops("synthetic_pose")
+    assert "onnxruntime" in stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["train_step", "inference"])
+def test_quick_with_inductor(module):
+    """The default torch.compile backend (inductor: a C++ build on the CPU, minutes with a cold cache)."""
+    result, _ = bench(module, "--quick", "--models", "pose_demo", timeout=900)
+    model = result["models"]["pose_demo"]
+    entries = [model["variants"]] if module == "train_step" else [b["variants"] for b in model["batches"].values()]
+    for variants in entries:
+        assert variants["compile"]["status"] == "ok", variants["compile"]
+        positive(variants["compile"], "compile_s", "flop_per_s")
+
+
+# --- Helpers --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("groups", [1, 2, 8])
+def test_flop_counter_counts_grouped_convolution_backward(groups):
+    """Forward, input gradient and weight gradient of a convolution each cost the forward's FLOPs, grouped
+    (depthwise) or not; torch's own formula multiplies the grouped weight gradient by the number of groups."""
+    conv = torch.nn.Conv2d(8, 8, 5, padding=2, groups=groups)
+    x = torch.randn(2, 8, 16, 16, requires_grad=True)
+    with FlopCounterMode(display=False) as forward:
+        conv(x)
+    with flop_counter() as counter:
+        conv(x).sum().backward()
+    assert counter.get_total_flops() == 3 * forward.get_total_flops()
+    with FlopCounterMode(display=False) as raw:
+        conv(x).sum().backward()
+    assert raw.get_total_flops() == (2 + groups) * forward.get_total_flops()
+
+
+def test_run_rounds_drops_a_failing_fragile_variant_and_times_compilation_apart():
+    calls = {"ok": 0, "compiled": 0}
+
+    def ok():
+        calls["ok"] += 1
+
+    def compiled():
+        calls["compiled"] += 1
+
+    def broken():
+        raise RuntimeError("backend exploded\nmore detail")
+
+    times, first, failed = run_rounds({"ok": ok, "compiled": compiled, "broken": broken}, warmup=1, iters=3,
+                                      device="cpu", desc="t", compiled=["compiled"], fragile=["broken"])  # fmt: skip
+    assert calls == {"ok": 4, "compiled": 4}
+    assert len(times["ok"]) == 3 and len(times["compiled"]) == 3 and "compiled" in first
+    assert "broken" not in times and failed == {"broken": "RuntimeError: backend exploded"}
+    with pytest.raises(RuntimeError, match="exploded"):  # only fragile variants may fail
+        run_rounds({"broken": broken}, warmup=0, iters=1, device="cpu", desc="t")
+
+
+def test_run_rounds_stops_a_compilation_past_its_time_limit():
+    """--compile-timeout: a first (compiling) call running past the limit is interrupted and reported as failed."""
+    import time
+
+    def slow_first_call():
+        time.sleep(30)
+
+    start = time.perf_counter()
+    times, first, failed = run_rounds({"eager": lambda: None, "compile": slow_first_call}, warmup=0, iters=2,
+                                      device="cpu", desc="t", compiled=["compile"], fragile=["compile"],
+                                      compile_limit=0.2)  # fmt: skip
+    assert time.perf_counter() - start < 10
+    assert "compile" not in times and len(times["eager"]) == 2
+    assert "took longer than 0.2 s" in failed["compile"]
+
+
+def test_compile_unavailable_without_a_cxx_compiler(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-c++-compiler")
+    reason = compile_unavailable(torch.device("cpu"), "inductor")
+    assert "no C++ compiler" in reason and "no-such-c++-compiler" in reason
+    assert compile_unavailable(torch.device("cpu"), "aot_eager") is None  # no C++ needed
+
+
+def test_per_name_option():
+    names = ["pose_demo", "action_demo"]
+    assert per_name_option(["4"], names, "--iters") == {"pose_demo": 4, "action_demo": 4}
+    assert per_name_option(["3", "pose_demo=8"], names, "--batch-size") == {"pose_demo": 8, "action_demo": 3}
+    assert per_name_option(None, names, "--iters") == {}
+    assert per_name_option(["pose_demo=0"], names, "--warmup") == {"pose_demo": 0}
+    for bad in (["posedemo=2"], ["pose_demo=x"], ["0"]):
+        with pytest.raises(SystemExit):
+            per_name_option(bad, names, "--iters")
+
+
+def test_print_table_aligns_columns(capsys):
+    print_table(["model", "ms"], [["a", 1.5], ["longer", None]])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["model    ms", "------  ---", "a       1.5", "longer    -"]
