@@ -35,12 +35,12 @@ test-all: install
 	WANDB_MODE=offline $(PY) -m pytest -q $(ARGS)
 
 lint: install
-	$(PY) -m ruff check har tests bench train.py evaluate.py
-	$(PY) -m ruff format --check har tests bench train.py evaluate.py
+	$(PY) -m ruff check har tests bench train.py evaluate.py predict.py
+	$(PY) -m ruff format --check har tests bench train.py evaluate.py predict.py
 
 format: install
-	$(PY) -m ruff format har tests bench train.py evaluate.py
-	$(PY) -m ruff check --fix har tests bench train.py evaluate.py
+	$(PY) -m ruff format har tests bench train.py evaluate.py predict.py
+	$(PY) -m ruff check --fix har tests bench train.py evaluate.py predict.py
 
 clean:
 	rm -rf outputs .pytest_cache .ruff_cache
