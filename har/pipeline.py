@@ -166,12 +166,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Test a checkpoint on the configured data; write ``metrics.json`` and ``predictions.json``."""
+    """Test a checkpoint (a file, a run folder's ``last.ckpt``, or ``last``: the newest training run of the
+    experiment) on the configured data; write ``metrics.json`` and ``predictions.json``."""
     if not cfg.get("ckpt_path"):
-        raise ValueError("evaluate.py needs ckpt_path=PATH (a checkpoint written by train.py or a converter)")
-    ckpt = Path(cfg.ckpt_path)
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {ckpt}")
+        raise ValueError("evaluate.py needs ckpt_path=PATH (a checkpoint written by train.py or a converter), a "
+                         "run folder, or `last` (the newest training run of this experiment)")  # fmt: skip
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
+    train_runs = Path(cfg.paths.log_dir) / "train" / "runs"
+    try:
+        ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, train_runs, None, experiment)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"checkpoint not found: {err}") from None
+    log.info("evaluating %s", ckpt)
     datamodule, trainer = _build(cfg)
     module_cls = get_class(cfg.model._target_)
     model = module_cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)

@@ -86,3 +86,23 @@ def test_ddp_evaluation_equals_single_device(trained, tiny_coco, tmp_path):
     np.testing.assert_allclose([p["keypoints"] for p in preds_two], [p["keypoints"] for p in preds_one], atol=2e-3)
     for key in ("test/pck@0.2", "test/pck@0.1", "test/pck@0.2_micro", "test/oks_ap", "test/oks_ar"):
         assert two[key] == pytest.approx(one[key], abs=1e-6), key
+
+
+def test_evaluate_last_finds_the_newest_training_run_of_the_experiment(trained, tiny_coco, tmp_path):
+    """ckpt_path=last: evaluate.py picks the newest run of the experiment under <log_dir>/train/runs."""
+    import shutil
+
+    log_dir = tmp_path / "logs"
+    shutil.copytree(trained, log_dir / "train" / "runs" / "2026-01-01_00-00-00")
+    env = {**os.environ, "HAR_LOG_DIR": str(log_dir)}
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "ckpt_path=last", f"hydra.run.dir={tmp_path}/e",
+                           *tiny_data_overrides(tiny_coco), "data.input_size=[64,64]"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert f"evaluating {log_dir}/train/runs/2026-01-01_00-00-00/checkpoints/last.ckpt" in out
+    assert (tmp_path / "e" / "metrics.json").is_file()
+    shutil.rmtree(log_dir / "train" / "runs")
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "ckpt_path=last", f"hydra.run.dir={tmp_path}/f"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode != 0 and "ckpt_path=last: no run of experiment 'synthetic_pose'" in proc.stdout + proc.stderr
