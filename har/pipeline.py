@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from har.callbacks import AtomicCheckpointIO
+from har.utils.io import write_json_atomic
 from har.utils.launch import compile_model, prepare_config
 from har.utils.resolvers import register_resolvers
 from har.utils.resume import resolve_checkpoint, run_dir_of
@@ -46,14 +46,8 @@ def _float_metrics(metrics: dict) -> dict[str, float]:
 
 @rank_zero_only
 def write_json(path: str | Path, payload: Any) -> Path:
-    """Write JSON atomically (temporary file, then rename), so a crash never leaves a truncated file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1 if isinstance(payload, dict) else None))
-    tmp.replace(path)
-    log.info("wrote %s", path)
-    return path
+    """Write JSON atomically (temporary file, then rename), on global rank 0 only."""
+    return write_json_atomic(path, payload)
 
 
 @rank_zero_only

@@ -14,11 +14,8 @@ record per sliding window: ``window``, ``start_frame``, ``end_frame`` (inclusive
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -27,17 +24,9 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from har.layouts import JointLayout
 from har.predict.inputs import FrameSource
 from har.predict.overlays import draw_people, draw_text_panel, write_overlays
+from har.utils.io import write_json_atomic
 
 log = logging.getLogger(__name__)
-
-
-def _write_json(path: Path, payload: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=1 if isinstance(payload, dict) else None))
-    tmp.replace(path)
-    log.info("wrote %s", path)
-    return path
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -101,7 +90,7 @@ class PredictionWriter(BasePredictionWriter):
         return records
 
     def _write_pose(self, p: dict[str, np.ndarray]) -> None:
-        self.files["predictions"] = _write_json(self.output_dir / "predictions.json", self.pose_records(p))
+        self.files["predictions"] = write_json_atomic(self.output_dir / "predictions.json", self.pose_records(p))
         if not self.overlays:
             return
         people: dict[int, list[int]] = {}
@@ -134,7 +123,7 @@ class PredictionWriter(BasePredictionWriter):
     def _write_action(self, p: dict[str, np.ndarray]) -> None:
         records = self.window_records(p)
         payload = {"input": str(self.source.path), "classes": self.classes, **self.settings, "windows": records}
-        self.files["windows"] = _write_json(self.output_dir / "windows.json", payload)
+        self.files["windows"] = write_json_atomic(self.output_dir / "windows.json", payload)
         if not self.overlays or not records:
             return
         # Each frame shows the window centred nearest to it, and the skeleton predicted on the nearest frame that
