@@ -33,9 +33,10 @@ def hue_saturation_matrix(hue_deg: torch.Tensor, sat: torch.Tensor) -> torch.Ten
     rotate = torch.stack(
         [torch.stack([c + k, k - s, k + s], -1), torch.stack([k + s, c + k, k - s], -1),
          torch.stack([k - s, k + s, c + k], -1)], -2)  # fmt: skip
-    luma = torch.tensor(_LUMA, device=hue_deg.device, dtype=hue_deg.dtype)
+    # Constants filled on the device (torch.tensor(list) would be a host-to-device copy in every step).
+    luma = torch.stack([torch.full_like(sat, w) for w in _LUMA], -1)  # (B, 3)
     eye = torch.eye(3, device=hue_deg.device, dtype=hue_deg.dtype)
-    saturate = sat[:, None, None] * eye + (1.0 - sat)[:, None, None] * luma[None, None, :]
+    saturate = sat[:, None, None] * eye + (1.0 - sat)[:, None, None] * luma[:, None, :]
     return saturate @ rotate
 
 
