@@ -23,7 +23,13 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The ROI JPEG decoder (C, against the system's libjpeg-turbo). Optional: without a compiler or libjpeg-turbo's
+# headers, images are decoded whole (slower, same crops) and this says why.
+NATIVE := har/data/_native/libhar_roi_jpeg.so
+$(NATIVE): har/data/_native/roi_jpeg.c $(STAMP)
+	@$(PY) -m har.data.jpeg_roi --optional
+
+install: $(STAMP) $(NATIVE)
 
 train: install
 	$(PY) train.py $(ARGS)
@@ -43,5 +49,5 @@ format: install
 	$(PY) -m ruff check --fix har tests bench train.py evaluate.py predict.py
 
 clean:
-	rm -rf outputs .pytest_cache .ruff_cache
+	rm -rf outputs .pytest_cache .ruff_cache $(NATIVE)
 	find . -name __pycache__ -type d -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -319,9 +319,9 @@ def child_workers(ann: Path, mode: str, batch_size: int = 64) -> dict:
     class ConstantImageDataset(TopDownPoseDataset):
         """The real dataset over the real index; only the image file read is replaced by a tiny constant image."""
 
-        def decode_image(self, i: int, reduction: int = 1) -> tuple[np.ndarray, int]:
+        def decode_window(self, i: int, m: np.ndarray) -> tuple[np.ndarray, int, tuple[int, int]]:
             _ = (self.image_dir / self.index.image_file(i), int(self.index.ann_ids[i]))  # what the real read looks up
-            return image, 1
+            return image, 1, (0, 0)
 
     class ControlDataset(ConstantImageDataset):
         def load(self, i: int) -> dict:

@@ -43,10 +43,11 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from bench.common import print_json_line  # noqa: E402
+from har.data import jpeg_roi  # noqa: E402
 from har.data.batch_photometric import BatchPhotometric  # noqa: E402
 from har.data.coco import load_coco_index  # noqa: E402
 from har.data.synthetic_coco import generate_synthetic_coco  # noqa: E402
-from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform, decode_reduction  # noqa: E402
+from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform  # noqa: E402
 from har.layouts import get_layout  # noqa: E402
 
 GOAL = 1.25  # sample / decode alone
@@ -110,21 +111,23 @@ def _sample_pass(ds: TopDownPoseDataset, seed: int) -> float:
     return time.perf_counter() - start
 
 
-def _breakdown_pass(ds: TopDownPoseDataset, seed: int) -> tuple[dict[str, float], dict[int, int]]:
-    """The steps of ``TopDownPoseDataset.load``, timed one by one (seconds summed over the dataset)."""
+def _breakdown_pass(ds: TopDownPoseDataset, seed: int) -> tuple[dict[str, float], dict[int, int], float]:
+    """The steps of ``TopDownPoseDataset.load``, timed one by one (seconds summed over the dataset), the decode
+    reductions used, and the fraction of the (reduced) images' pixels decoded."""
     np.random.seed(seed)
     t, idx = ds.transform, ds.index
     clock = time.perf_counter
     acc = dict.fromkeys(("window", "decode", "warp", "photometric", "targets"), 0.0)
     reductions: dict[int, int] = {}
+    decoded_px = whole_px = 0
     for i in range(len(ds)):
         keypoints, bbox = idx.keypoints[i], idx.bboxes[i]
         t0 = clock()
         m, flip = t.affine(bbox, keypoints)
         t1 = clock()
-        image, r = ds.decode_image(i, decode_reduction(m) if ds.reduced_decode else 1)
+        image, r, origin = ds.decode_window(i, m)
         t2 = clock()
-        crop, m = t.warp(image, m, r)
+        crop, m = t.warp(image, m, r, origin)
         t3 = clock()
         crop = t.photometric(crop)
         t4 = clock()
@@ -137,7 +140,10 @@ def _breakdown_pass(ds: TopDownPoseDataset, seed: int) -> tuple[dict[str, float]
         for key, dt in zip(acc, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
             acc[key] += dt
         reductions[r] = reductions.get(r, 0) + 1
-    return acc, reductions
+        w, h = idx.image_sizes[idx.ann_image[i]]
+        decoded_px += image.shape[0] * image.shape[1]
+        whole_px += -(-int(w) // r) * -(-int(h) // r)
+    return acc, reductions, decoded_px / whole_px
 
 
 def run_benchmark(
@@ -147,6 +153,7 @@ def run_benchmark(
     input_size: tuple[int, int] = (256, 256),
     rounds: int = 7,
     reduced_decode: bool = True,
+    roi_decode: bool = True,
     resize_unrotated: bool = True,
     photometric: bool = True,
     seed: int = 0,
@@ -171,20 +178,27 @@ def run_benchmark(
         on_device = photometric and _configured_augmentation(True).photometric.on_device in (True, "auto")
         augment = _configured_augmentation(photometric, on_device=on_device if photometric else None)
 
-        def dataset(reduced: bool, resize: bool, train: bool = True, aug: Augmentation = augment):
+        roi = roi_decode and jpeg_roi.available()
+
+        def dataset(reduced: bool, resize: bool, train: bool = True, aug: Augmentation = augment, roi: bool = roi):
             transform = TopDownTransform(layout, input_size, augment=aug if train else None,
                                          resize_unrotated=resize)  # fmt: skip
-            return TopDownPoseDataset(index, image_dir, transform, reduced_decode=reduced)
+            return TopDownPoseDataset(index, image_dir, transform, reduced_decode=reduced, roi_decode=roi)
 
         variants = {"sample": dataset(reduced_decode, resize_unrotated)}  # the measured configuration first
         if on_device:
             in_worker = _configured_augmentation(photometric, on_device=False)
             variants["photometric_in_worker"] = dataset(reduced_decode, resize_unrotated, aug=in_worker)
+        if roi:
+            variants["without_roi_decode"] = dataset(reduced_decode, resize_unrotated, roi=False)
         if reduced_decode:
             variants["without_reduced_decode"] = dataset(False, resize_unrotated)
         if resize_unrotated:
             variants["without_unrotated_resize"] = dataset(reduced_decode, False)
         variants["eval_sample"] = dataset(reduced_decode, resize_unrotated, train=False)
+        if roi:
+            variants["eval_sample_without_roi_decode"] = dataset(reduced_decode, resize_unrotated, train=False,
+                                                                 roi=False)  # fmt: skip
         ds = variants["sample"]
         files = [image_dir / index.image_file(i) for i in range(len(ds))]
         n = len(ds)
@@ -197,7 +211,7 @@ def run_benchmark(
             decode_s.append(_decode_pass(files))
             for name, variant in variants.items():
                 variant_s[name].append(_sample_pass(variant, seed))
-            parts, reductions = _breakdown_pass(ds, seed)
+            parts, reductions, decoded_fraction = _breakdown_pass(ds, seed)
             parts_s.append(parts)
         sizes = {f: f.stat().st_size for f in set(files)}
         mean_kb = float(np.mean(list(sizes.values())) / 1024)
@@ -226,7 +240,9 @@ def run_benchmark(
         "median_sample_ms": ms(variant_s["sample"], np.median),
         "median_ratio": round(ms(variant_s["sample"], np.median) / ms(decode_s, np.median), 3),
         "decode_reductions": {f"1/{r}": c for r, c in sorted(reductions.items())},
+        "decoded_pixel_fraction": round(decoded_fraction, 3),
         "optimisations": {
+            "roi_decode": roi,
             "reduced_resolution_decode": reduced_decode,
             "unrotated_resize": resize_unrotated,
             "bgr_crop_split_into_rgb_chw": True,
@@ -260,8 +276,10 @@ def _print_table(r: dict) -> None:
         rows.append(("  same, photometric ops in the worker instead", v["photometric_in_worker"]))
     rows += [(f"  same, {name.replace('_', ' ')}", v[name]) for name in v if name.startswith("without")]
     rows.append(("evaluation sample (no augmentation)", v["eval_sample"]))
+    if "eval_sample_without_roi_decode" in v:
+        rows.append(("  same, ROI decode off", v["eval_sample_without_roi_decode"]))
     rows.append(("breakdown of the training sample:", None))
-    labels = {"window": "window + augmentation draws", "decode": "read + decode (reduced where allowed)",
+    labels = {"window": "window + augmentation draws", "decode": "read + decode (window only, reduced where allowed)",
               "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric in the worker",
               "targets": "targets + CHW image + tensors"}  # fmt: skip
     rows += [(f"  {labels[k]}", x) for k, x in r["breakdown_ms"].items()]
@@ -278,7 +296,8 @@ def _print_table(r: dict) -> None:
             "ms/sample on this CPU in batches of 32 (a GPU takes microseconds)"
         )
     on = [k for k, x in r["optimisations"].items() if x]
-    print(f"decode reductions: {r['decode_reductions']}; optimisations on: {', '.join(on)}")
+    print(f"decode reductions: {r['decode_reductions']}; pixels decoded per sample: "
+          f"{r['decoded_pixel_fraction']:.0%} of the image; optimisations on: {', '.join(on)}")  # fmt: skip
     verdict = "meets" if r["ratio"] <= r["goal"] else "misses"
     print(f"ratio {r['ratio']:.3f} {verdict} the goal <= {r['goal']}")
 
@@ -292,6 +311,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-reduced-decode", action="store_true")
+    p.add_argument("--no-roi-decode", action="store_true", help="decode whole images (as without the native decoder)")
     p.add_argument("--no-unrotated-resize", action="store_true")
     p.add_argument("--no-photometric", action="store_true")
     p.add_argument(
@@ -305,8 +325,8 @@ def main(argv: list[str] | None = None) -> dict:
     entry = ["bench/pipeline.py"] if __spec__ is None else ["-m", "bench.pipeline"]  # run as a script, or -m
     command = shlex.join([".venv/bin/python", *entry, *(sys.argv[1:] if argv is None else argv)])
     return run_benchmark(args.images, args.min_size, args.max_size, tuple(args.input_size), args.rounds,
-                         not args.no_reduced_decode, not args.no_unrotated_resize, not args.no_photometric, args.seed,
-                         args.data_dir, command, args.texture)  # fmt: skip
+                         not args.no_reduced_decode, not args.no_roi_decode, not args.no_unrotated_resize,
+                         not args.no_photometric, args.seed, args.data_dir, command, args.texture)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pycocotools.coco import COCO
 from har.data.batch_photometric import BatchPhotometric
 from har.data.coco import CocoFilters, CocoIndex, load_coco_index
 from har.data.loaders import LoaderDataModule
+from har.data import jpeg_roi
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
 from har.layouts import get_layout
 
@@ -44,6 +45,8 @@ class CocoPoseDataModule(LoaderDataModule):
         min_failures: failures needed before ``max_failure_fraction`` is checked.
         reduced_decode: decode a JPEG at 1/2, 1/4 or 1/8 resolution where the crop window is that many times larger
             than the crop (exact change of coordinates; see :mod:`har.data.topdown`).
+        roi_decode: decode only the part of a JPEG a crop reads (libjpeg-turbo, :mod:`har.data.jpeg_roi`): the same
+            pixels as a whole decode, at a fraction of the cost for people smaller than their image.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class CocoPoseDataModule(LoaderDataModule):
         max_failure_fraction: float = 0.01,
         min_failures: int = 10,
         reduced_decode: bool = True,
+        roi_decode: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -151,8 +155,10 @@ class CocoPoseDataModule(LoaderDataModule):
             self.layout, self.input_size, self.hparams.padding, self.train_augmentation() if train else None
         )
         hp = self.hparams
+        if hp.roi_decode:
+            jpeg_roi.load()  # build (if needed) and load here, before the DataLoader workers start; warns if it can't
         return TopDownPoseDataset(index, self.image_dir(split), transform, hp.max_failure_fraction, hp.min_failures,
-                                  hp.reduced_decode)  # fmt: skip
+                                  hp.reduced_decode, hp.roi_decode)  # fmt: skip
 
     def train_augmentation(self) -> Augmentation | None:
         """The training augmentation with the photometric placement decided (``on_device: auto`` → on the device

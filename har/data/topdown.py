@@ -9,6 +9,9 @@ crop, so its cost does not depend on the image size. Targets follow deephar: nor
 
 The hot path (measured by ``bench/pipeline.py``, figures in BENCHMARKS.md):
 
+* a JPEG is decoded only over the crop's source window (:meth:`TopDownTransform.source_window`) by libjpeg-turbo's
+  row skipping and column cropping (:mod:`har.data.jpeg_roi`); the pixels, and so the samples, are those of a whole
+  decode (tested), and the warp takes the region's origin into its matrix;
 * the window is drawn before the image is read; where it spans at least 2, 4 or 8 image pixels per crop pixel, a
   JPEG is decoded at 1/2, 1/4 or 1/8 resolution by libjpeg's DCT scaling (``cv2.IMREAD_REDUCED_COLOR_*``) and
   the warp matrix is composed with the exact reduced → original change of coordinates (:func:`reduced_affine`);
@@ -41,6 +44,7 @@ import torch
 from torch.utils.data import Dataset
 
 from har.codec import HeatmapCodec, apply_affine, bbox_to_center_size, crop_affine, invert_affine
+from har.data import jpeg_roi
 from har.data.coco import CocoIndex
 from har.layouts import JointLayout
 
@@ -261,6 +265,15 @@ def unreduced_affine(mr: np.ndarray, reduction: int) -> np.ndarray:
     return out
 
 
+def _shift_affine(m: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+    """``m`` (image → crop) for a region of the image whose pixel (0, 0) is image pixel ``origin``."""
+    if not origin[0] and not origin[1]:
+        return m
+    out = m.copy()
+    out[:, 2] += m[:, :2] @ np.asarray(origin, dtype=np.float64)
+    return out
+
+
 def _is_jpeg(data: np.ndarray) -> bool:
     return data.size > 3 and data[0] == 0xFF and data[1] == 0xD8 and data[2] == 0xFF
 
@@ -362,25 +375,49 @@ class TopDownTransform:
 
     # ---- pixels
 
-    def warp(self, image: np.ndarray, m: np.ndarray, reduction: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def source_window(self, m: np.ndarray, reduction: int = 1, margin: int = 3) -> tuple[int, int, int, int]:
+        """The decoded pixels (x0, y0, x1, y1, half-open, at 1/``reduction``) the crop of ``m`` reads: the inverse
+        image of the crop's rectangle, grown by ``margin`` pixels for bilinear sampling and the sub-pixel snapping
+        of :meth:`warp`'s resize path. Not clipped to the image."""
+        h, w = self.input_size
+        corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
+        xy = apply_affine(corners, invert_affine(reduced_affine(m, reduction)))
+        (xa, ya), (xb, yb) = xy.min(axis=0), xy.max(axis=0)
+        big = 1 << 30  # a degenerate window (NaN/huge) reads the whole image, which the decoder clips to
+        x0, y0 = (max(-big, math.floor(v) - margin) if math.isfinite(v) else -big for v in (xa, ya))
+        x1, y1 = (min(big, math.ceil(v) + 1 + margin) if math.isfinite(v) else big for v in (xb, yb))
+        return x0, y0, x1, y1
+
+    def warp(
+        self, image: np.ndarray, m: np.ndarray, reduction: int = 1, origin: tuple[int, int] = (0, 0)
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The crop (H, W, C) of ``image`` (decoded at 1/``reduction``), in the image's channel order, and the
         original → crop matrix it implements: build the targets from that matrix.
+
+        ``image`` may be a region of the decoded image whose pixel (0, 0) is decoded pixel ``origin``; it must hold
+        every pixel of :meth:`source_window` that lies inside the image (what lies outside the image reads as 0).
 
         A rotated window is warped by ``cv2.warpAffine`` with ``m`` itself. An unrotated window (evaluation, and
         the unrotated training samples) is moved and resized by less than one decoded pixel so that its edges fall
         on decoded pixel edges, then resampled by ``cv2.resize`` of that region (2-3x cheaper than warpAffine);
         the matrix returned is the exact one ``cv2.resize`` implements.
         """
+        mr = reduced_affine(m, reduction)  # decoded pixels → crop
         if self.resize_unrotated and m[0, 1] == 0 and m[1, 0] == 0:
-            resized = self._resize_window(image, m, reduction)
+            resized = self._resize_window(image, mr, origin)
             if resized is not None:
-                return resized
-        crop = cv2.warpAffine(image, reduced_affine(m, reduction), self.input_size[::-1], flags=cv2.INTER_LINEAR,
+                crop, snapped = resized
+                return crop, unreduced_affine(snapped, reduction)
+        crop = cv2.warpAffine(image, _shift_affine(mr, origin), self.input_size[::-1], flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
         return crop, m
 
-    def _resize_window(self, image: np.ndarray, m: np.ndarray, reduction: int) -> tuple[np.ndarray, np.ndarray] | None:
-        mr = reduced_affine(m, reduction)
+    def _resize_window(
+        self, image: np.ndarray, mr: np.ndarray, origin: tuple[int, int] = (0, 0)
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """cv2.resize of the pixel-aligned region nearest to the window of ``mr`` (decoded pixels → crop; ``image``
+        starts at decoded pixel ``origin``): the crop and the decoded → crop matrix it implements, or None where
+        warpAffine is cheaper. The region is chosen in decoded pixels, so it does not depend on ``origin``."""
         snapped = np.zeros((2, 3))
         start, length, mirrored = [0, 0], [0, 0], [False, False]
         for axis, size in enumerate(self.input_size[::-1]):  # x then y
@@ -394,7 +431,7 @@ class TopDownTransform:
             a2 = size / n
             c2 = a2 * (0.5 - x0) - 0.5
             snapped[axis, axis], snapped[axis, 2] = (-a2, size - 1 - c2) if mirrored[axis] else (a2, c2)
-            start[axis], length[axis] = x0, n
+            start[axis], length[axis] = x0 - origin[axis], n  # in the array's pixels
         (x0, y0), (rw, rh) = start, length
         ih, iw = image.shape[:2]
         xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + rw, iw), min(y0 + rh, ih)
@@ -410,7 +447,7 @@ class TopDownTransform:
         crop = cv2.resize(region, self.input_size[::-1], interpolation=cv2.INTER_LINEAR)
         if any(mirrored):
             crop = cv2.flip(crop, {(True, False): 1, (False, True): 0, (True, True): -1}[tuple(mirrored)])
-        return crop, unreduced_affine(snapped, reduction)
+        return crop, snapped
 
     def photometric(self, crop: np.ndarray) -> np.ndarray:
         """Pixel-only augmentation of a BGR crop (identity without augmentation).
@@ -495,11 +532,13 @@ class TopDownPoseDataset(Dataset):
         min_failures: failures needed before the fraction is checked (one bad image early on is not a trend).
         reduced_decode: decode JPEGs at 1/2, 1/4 or 1/8 resolution when the window allows it (see
             :func:`decode_reduction`).
+        roi_decode: decode only the JPEG region the crop reads (:mod:`har.data.jpeg_roi`; the same pixels as a
+            whole decode). Off, or where the native decoder is unavailable, images are decoded whole.
     """
 
     def __init__(self, index: CocoIndex, image_dir: str | Path, transform: TopDownTransform,
                  max_failure_fraction: float = 0.01, min_failures: int = 10,
-                 reduced_decode: bool = True) -> None:  # fmt: skip
+                 reduced_decode: bool = True, roi_decode: bool = True) -> None:  # fmt: skip
         if not 0.0 <= max_failure_fraction <= 1.0:
             raise ValueError(f"max_failure_fraction must be in [0, 1], got {max_failure_fraction}")
         self.index = index
@@ -508,7 +547,10 @@ class TopDownPoseDataset(Dataset):
         self.max_failure_fraction = float(max_failure_fraction)
         self.min_failures = int(min_failures)
         self.reduced_decode = reduced_decode
+        self.roi_decode = roi_decode
         self.attempts = 0
+        self.corrupt_reads = 0  # reads whose window held corrupt JPEG data (decoded with libjpeg's fill-in)
+        self._corrupt_images: set[int] = set()
         self.failures = 0
         self.failed_examples: list[str] = []  # the first few failure messages, for the stop message
         self._failed_images: set[int] = set()  # rows of the index's images that failed here (logged once each)
@@ -516,32 +558,104 @@ class TopDownPoseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def decode_image(self, i: int, reduction: int = 1) -> tuple[np.ndarray, int]:
-        """Instance ``i``'s image, BGR (OpenCV's order), decoded at 1/``reduction`` where the file is a JPEG.
-
-        Returns the image and the reduction actually applied (1 for other formats). Raises ImageReadError.
-        """
+    def _read(self, i: int) -> tuple[np.ndarray, str]:
+        """Instance ``i``'s image file as bytes, and how messages name it. Raises ImageReadError."""
         path = self.image_dir / self.index.image_file(i)
         what = f"image {path} (annotation id {int(self.index.ann_ids[i])})"
         try:
-            data = np.fromfile(path, dtype=np.uint8)
+            return np.fromfile(path, dtype=np.uint8), what
         except OSError as err:
             reason = "missing" if isinstance(err, FileNotFoundError) else f"unreadable ({err.strerror})"
             raise ImageReadError(f"{what} {reason}") from None
+
+    def _annotated_size(self, i: int) -> tuple[int, int]:
+        w, h = self.index.image_sizes[self.index.ann_image[i]]
+        return int(w), int(h)
+
+    def decode_image(self, i: int, reduction: int = 1) -> tuple[np.ndarray, int]:
+        """Instance ``i``'s whole image, BGR (OpenCV's order), decoded at 1/``reduction`` where the file is a JPEG.
+
+        Returns the image and the reduction actually applied (1 for other formats). Raises ImageReadError.
+        """
+        data, what = self._read(i)
+        return self._decode_whole(i, data, what, reduction)
+
+    def _decode_whole(self, i: int, data: np.ndarray, what: str, reduction: int) -> tuple[np.ndarray, int]:
+        """Whole-image decode in the frame of the annotation file's width and height (see :meth:`decode_window`)."""
         if reduction > 1 and not _is_jpeg(data):
             reduction = 1
-        image = cv2.imdecode(data, _DECODE_FLAGS[reduction]) if data.size else None
+        flags = _DECODE_FLAGS[reduction] | cv2.IMREAD_IGNORE_ORIENTATION
+        image = cv2.imdecode(data, flags) if data.size else None
         if image is None:
             raise ImageReadError(f"{what} cannot be decoded")
-        return image, reduction
+        width, height = self._annotated_size(i)
+        expected = (-(-height // reduction), -(-width // reduction))
+        if image.shape[:2] == expected:
+            return image, reduction
+        if image.shape[:2] == expected[::-1]:  # stored transposed: the annotations follow the EXIF orientation
+            oriented = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            if oriented is not None and oriented.shape[:2] == (height, width):
+                return oriented, 1
+        h, w = image.shape[:2]
+        raise ImageReadError(
+            f"{what} is {w * reduction}x{h * reduction} pixels but the annotation file gives {width}x{height}"
+            if reduction == 1
+            else f"{what} decodes at 1/{reduction} to {w}x{h} pixels, not the {expected[1]}x{expected[0]} of the "
+            f"annotation file's {width}x{height}"
+        )
+
+    def decode_window(self, i: int, m: np.ndarray) -> tuple[np.ndarray, int, tuple[int, int]]:
+        """The pixels instance ``i``'s crop (matrix ``m``, original → crop) reads, BGR.
+
+        Returns ``(image, reduction, origin)``: the decoded pixels (at 1/``reduction``, see ``reduced_decode``) and
+        the decoded pixel that ``image[0, 0]`` is, for :meth:`TopDownTransform.warp`. With ``roi_decode`` a JPEG
+        is decoded only over the crop's source window (:mod:`har.data.jpeg_roi`), otherwise whole.
+
+        Frame: the annotations are taken to be in the image as stored when its size is the annotation file's
+        width × height (what COCO's annotation tool showed), and in the EXIF-oriented image when only that one has
+        the annotation file's size; any other size is an ImageReadError naming both sizes. Corrupt data inside the
+        window (which libjpeg fills in) is logged once per image; a file that ends before the window's rows, or
+        that cannot be decoded at all, is an ImageReadError.
+        """
+        reduction = decode_reduction(m) if self.reduced_decode else 1
+        data, what = self._read(i)
+        if self.roi_decode and _is_jpeg(data) and jpeg_roi.load() is not None:
+            window = self.transform.source_window(m, reduction)
+            try:
+                try:
+                    roi = jpeg_roi.decode_roi(data, window, reduction)
+                except jpeg_roi.OrientedJpeg as err:
+                    if err.stored_size != self._annotated_size(i):
+                        raise  # the whole-image path applies the orientation
+                    roi = jpeg_roi.decode_roi(data, window, reduction, check_orientation=False)
+            except jpeg_roi.JpegDecodeError as err:
+                raise ImageReadError(f"{what} cannot be decoded ({err})") from None
+            except (jpeg_roi.OrientedJpeg, jpeg_roi.UnsupportedJpeg):
+                pass  # CMYK, or annotations in the EXIF-oriented frame: decoded whole below
+            else:
+                if roi.stored_size != self._annotated_size(i):
+                    (w, h), (width, height) = roi.stored_size, self._annotated_size(i)
+                    raise ImageReadError(f"{what} is {w}x{h} pixels but the annotation file gives {width}x{height}")
+                if roi.warnings:
+                    self._log_corrupt(i, what, roi.warning)
+                return roi.image, reduction, roi.origin
+        image, reduction = self._decode_whole(i, data, what, reduction)
+        return image, reduction, (0, 0)
+
+    def _log_corrupt(self, i: int, what: str, message: str) -> None:
+        self.corrupt_reads += 1
+        image = int(self.index.ann_image[i])
+        if image not in self._corrupt_images:
+            self._corrupt_images.add(image)
+            log.warning("%s: corrupt JPEG data inside the crop's window, filled in by libjpeg (%s)", what, message)
 
     def load(self, i: int) -> dict:
         """Instance ``i`` as a sample, without the failure handling of ``__getitem__``."""
         idx, t = self.index, self.transform
         keypoints, bbox = idx.keypoints[i], idx.bboxes[i]
         m, flip = t.affine(bbox, keypoints)
-        image, reduction = self.decode_image(i, decode_reduction(m) if self.reduced_decode else 1)
-        crop, m = t.warp(image, m, reduction)
+        image, reduction, origin = self.decode_window(i, m)
+        crop, m = t.warp(image, m, reduction, origin)
         sample = t.sample(crop, keypoints, m, flip, bgr=True)
         sample.update(
             keypoints=torch.from_numpy(keypoints),
