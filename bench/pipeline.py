@@ -1,12 +1,16 @@
 """Data-pipeline cost per training sample over JPEG decode alone, on one core.
 
 A training sample is ``TopDownPoseDataset.__getitem__`` with the training augmentation of
-``conf/data/coco.yaml`` (read + decode + window/affine + warp + the worker's photometric ops + targets). The
-reference is reading and decoding the same images at full resolution (``np.fromfile`` + ``cv2.imdecode``), once per
-sample. Images are COCO-sized synthetic people (``har.data.synthetic_coco``, 480-640 px) generated into a temporary
-folder, then given a photo-like texture (``--texture``, multi-scale noise) so that their JPEGs weigh what COCO's do
-(about 0.5 bytes per pixel: train2017 is 18 GB for 118k images of about 640×480); ``--texture 0`` keeps the
-generator's flat colours (about 0.18 bytes per pixel, cheaper to decode).
+``conf/data/coco.yaml``: read, decode of the crop's window only (:mod:`har.data.jpeg_roi`), window and affine,
+warp, the worker's photometric ops, targets. The reference is reading and decoding the same images whole at full
+resolution (``np.fromfile`` + ``cv2.imdecode``), once per sample. What the window-only decode saves depends on how
+much of its image a person's window covers: the table gives the fraction of pixels decoded, and the rows "ROI
+decode off" give the whole-image pipeline (the cost when every window covers its whole image).
+
+Images are COCO-sized synthetic people (``har.data.synthetic_coco``, 480-640 px) generated into a temporary folder,
+then given a photo-like texture (``--texture``, multi-scale noise) so that their JPEGs weigh what COCO's do (about
+0.5 bytes per pixel: train2017 is 18 GB for 118k images of about 640×480); ``--texture 0`` keeps the generator's
+flat colours (about 0.18 bytes per pixel, cheaper to decode). ``--data-dir`` measures a real COCO folder instead.
 
 ``conf/data/coco.yaml`` runs the photometric ops other than JPEG re-compression on the training device
 (``augment.photometric.on_device``); the row "photometric in the worker" measures the all-in-worker placement, and
@@ -17,6 +21,7 @@ Usage::
     .venv/bin/python -m bench.pipeline                      # 300 images, 256x256 crops, 7 rounds, ~2 min
     .venv/bin/python -m bench.pipeline --no-reduced-decode  # switch an optimisation off
     .venv/bin/python -m bench.pipeline --texture 0          # the generator's flat-coloured images
+    .venv/bin/python -m bench.pipeline --data-dir /datasets/coco --samples 2000  # real COCO train2017 persons
 
 It prints a table, then as its last line one JSON object with every figure and the command.
 """
@@ -103,24 +108,30 @@ def _decode_pass(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def _sample_pass(ds: TopDownPoseDataset, seed: int) -> float:
+def _sample_pass(ds: TopDownPoseDataset, seed: int, order: list[int]) -> float:
     np.random.seed(seed)
     start = time.perf_counter()
-    for i in range(len(ds)):
+    for i in order:
         ds[i]
     return time.perf_counter() - start
 
 
-def _breakdown_pass(ds: TopDownPoseDataset, seed: int) -> tuple[dict[str, float], dict[int, int], float]:
+COVERAGE_BUCKETS = ((0.0, 0.25, "< 25 %"), (0.25, 0.5, "25-50 %"), (0.5, 1.01, ">= 50 %"))
+
+
+def _breakdown_pass(
+    ds: TopDownPoseDataset, seed: int, order: list[int], buckets: dict[str, list[float]]
+) -> tuple[dict[str, float], dict[int, int], float]:
     """The steps of ``TopDownPoseDataset.load``, timed one by one (seconds summed over the dataset), the decode
-    reductions used, and the fraction of the (reduced) images' pixels decoded."""
+    reductions used, and the fraction of the (reduced) images' pixels decoded. ``buckets`` accumulates, by the
+    fraction of its image a sample decodes: [samples, sample seconds, whole-image decode seconds]."""
     np.random.seed(seed)
     t, idx = ds.transform, ds.index
     clock = time.perf_counter
     acc = dict.fromkeys(("window", "decode", "warp", "photometric", "targets"), 0.0)
     reductions: dict[int, int] = {}
     decoded_px = whole_px = 0
-    for i in range(len(ds)):
+    for i in order:
         keypoints, bbox = idx.keypoints[i], idx.bboxes[i]
         t0 = clock()
         m, flip = t.affine(bbox, keypoints)
@@ -143,6 +154,13 @@ def _breakdown_pass(ds: TopDownPoseDataset, seed: int) -> tuple[dict[str, float]
         w, h = idx.image_sizes[idx.ann_image[i]]
         decoded_px += image.shape[0] * image.shape[1]
         whole_px += -(-int(w) // r) * -(-int(h) // r)
+        coverage = image.shape[0] * image.shape[1] / (-(-int(w) // r) * -(-int(h) // r))
+        t6 = clock()
+        cv2.imdecode(np.fromfile(ds.image_dir / idx.image_file(i), dtype=np.uint8), cv2.IMREAD_COLOR)
+        t7 = clock()
+        label = next(lab for lo, hi, lab in COVERAGE_BUCKETS if lo <= coverage < hi)
+        b = buckets[label]
+        b[0], b[1], b[2] = b[0] + 1, b[1] + t5 - t0, b[2] + t7 - t6
     return acc, reductions, decoded_px / whole_px
 
 
@@ -160,6 +178,7 @@ def run_benchmark(
     data_dir: str | Path | None = None,
     command: str = "",
     texture: float = 26.0,
+    samples: int | None = None,
 ) -> dict:
     """Measure, print the table and the JSON line, and return the figures."""
     cv2.setNumThreads(1)
@@ -200,18 +219,22 @@ def run_benchmark(
             variants["eval_sample_without_roi_decode"] = dataset(reduced_decode, resize_unrotated, train=False,
                                                                  roi=False)  # fmt: skip
         ds = variants["sample"]
-        files = [image_dir / index.image_file(i) for i in range(len(ds))]
-        n = len(ds)
+        # All instances, or `samples` of them spread evenly over the index (for a real COCO folder).
+        order = list(range(len(ds))) if not samples or samples >= len(ds) else \
+            np.linspace(0, len(ds) - 1, samples).round().astype(int).tolist()  # fmt: skip
+        files = [image_dir / index.image_file(i) for i in order]
+        n = len(order)
 
-        _decode_pass(files[:20]), _sample_pass(ds, seed)  # warm up (page cache, lazy init)
+        _decode_pass(files[:20]), _sample_pass(ds, seed, order)  # warm up (page cache, lazy init)
         decode_s, parts_s = [], []
         variant_s: dict[str, list[float]] = {name: [] for name in variants}
         reductions: dict[int, int] = {}
+        buckets = {label: [0, 0.0, 0.0] for *_, label in COVERAGE_BUCKETS}
         for _ in range(rounds):  # interleaved, so that load changes on a shared machine hit all of them alike
             decode_s.append(_decode_pass(files))
             for name, variant in variants.items():
-                variant_s[name].append(_sample_pass(variant, seed))
-            parts, reductions, decoded_fraction = _breakdown_pass(ds, seed)
+                variant_s[name].append(_sample_pass(variant, seed, order))
+            parts, reductions, decoded_fraction = _breakdown_pass(ds, seed, order, buckets)
             parts_s.append(parts)
         sizes = {f: f.stat().st_size for f in set(files)}
         mean_kb = float(np.mean(list(sizes.values())) / 1024)
@@ -241,6 +264,10 @@ def run_benchmark(
         "median_ratio": round(ms(variant_s["sample"], np.median) / ms(decode_s, np.median), 3),
         "decode_reductions": {f"1/{r}": c for r, c in sorted(reductions.items())},
         "decoded_pixel_fraction": round(decoded_fraction, 3),
+        "by_decoded_fraction": {
+            label: {"samples": int(b[0]) // rounds, "ratio": round(b[1] / b[2], 3) if b[2] else None}
+            for label, b in buckets.items()
+        },
         "optimisations": {
             "roi_decode": roi,
             "reduced_resolution_decode": reduced_decode,
@@ -274,10 +301,11 @@ def _print_table(r: dict) -> None:
     rows = [("JPEG read + decode alone (full resolution)", d), ("training sample (__getitem__)", v["sample"])]
     if "photometric_in_worker" in v:
         rows.append(("  same, photometric ops in the worker instead", v["photometric_in_worker"]))
-    rows += [(f"  same, {name.replace('_', ' ')}", v[name]) for name in v if name.startswith("without")]
+    names = {"without_roi_decode": "ROI decode off (whole images)"}
+    rows += [(f"  same, {names.get(k, k.replace('_', ' '))}", v[k]) for k in v if k.startswith("without")]
     rows.append(("evaluation sample (no augmentation)", v["eval_sample"]))
     if "eval_sample_without_roi_decode" in v:
-        rows.append(("  same, ROI decode off", v["eval_sample_without_roi_decode"]))
+        rows.append(("  same, ROI decode off (whole images)", v["eval_sample_without_roi_decode"]))
     rows.append(("breakdown of the training sample:", None))
     labels = {"window": "window + augmentation draws", "decode": "read + decode (window only, reduced where allowed)",
               "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric in the worker",
@@ -298,6 +326,9 @@ def _print_table(r: dict) -> None:
     on = [k for k, x in r["optimisations"].items() if x]
     print(f"decode reductions: {r['decode_reductions']}; pixels decoded per sample: "
           f"{r['decoded_pixel_fraction']:.0%} of the image; optimisations on: {', '.join(on)}")  # fmt: skip
+    cells = [f"{label}: {b['ratio']:.2f}x ({b['samples']} samples)" for label, b in r["by_decoded_fraction"].items()
+             if b["ratio"] is not None]  # fmt: skip
+    print(f"training sample / whole decode of its image, by the fraction of the image decoded: {'; '.join(cells)}")
     verdict = "meets" if r["ratio"] <= r["goal"] else "misses"
     print(f"ratio {r['ratio']:.3f} {verdict} the goal <= {r['goal']}")
 
@@ -320,13 +351,19 @@ def main(argv: list[str] | None = None) -> dict:
         default=26.0,
         help="photo-like texture amplitude in grey levels (26: COCO's ~0.5 bytes per pixel); 0: flat",
     )
-    p.add_argument("--data-dir", help="reuse (or create) the synthetic images here instead of a temporary folder")
+    p.add_argument(
+        "--data-dir",
+        help="reuse (or create) the synthetic images here instead of a temporary folder; "
+        "a real COCO root (annotations/person_keypoints_train2017.json, train2017/) is measured as it is",
+    )
+    p.add_argument("--samples", type=int, help="time this many instances, spread over the index (default: all)")
     args = p.parse_args(argv)
     entry = ["bench/pipeline.py"] if __spec__ is None else ["-m", "bench.pipeline"]  # run as a script, or -m
     command = shlex.join([".venv/bin/python", *entry, *(sys.argv[1:] if argv is None else argv)])
     return run_benchmark(args.images, args.min_size, args.max_size, tuple(args.input_size), args.rounds,
                          not args.no_reduced_decode, not args.no_roi_decode, not args.no_unrotated_resize,
-                         not args.no_photometric, args.seed, args.data_dir, command, args.texture)  # fmt: skip
+                         not args.no_photometric, args.seed, args.data_dir, command, args.texture,
+                         args.samples)  # fmt: skip
 
 
 if __name__ == "__main__":
