@@ -1,5 +1,6 @@
 """The decoupled mode: pose features extracted once (har.tools.extract_pose_features), the action head trained on them
-alone (data=pose_features, model=action_features)."""
+alone (data=pose_features, model=action_features), and joined back with its pose network
+(har.tools.merge_action_head)."""
 
 import json
 import os
@@ -262,6 +263,73 @@ def test_features_that_do_not_fit_the_model_are_a_clear_error(tiny_pose_features
         feature_datamodule(tmp_path).setup("fit")
 
 
+# ---------------------------------------------------------------- joining the head and the pose network
+
+
+def _saved_head(features: Path, path: Path, **kwargs) -> Path:
+    """A FeatureActionModule checkpoint as a training run writes it, its datamodule pointing at ``features``."""
+    module = head(**kwargs)
+    dm = feature_datamodule(features)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "datamodule_hyper_parameters": dict(dm.hparams), "epoch": 3, "global_step": 42}, path)  # fmt: skip
+    return path
+
+
+def test_the_joined_checkpoint_computes_on_frames_what_the_head_computes_on_the_features(
+    tiny_pose_features, tiny_merl, tmp_path
+):
+    from har.predict.checkpoint import clip_settings, load_module, read_checkpoint
+    from har.tools.merge_action_head import merge_action_head
+
+    head_ckpt = _saved_head(tiny_pose_features, tmp_path / "head.ckpt", action_net={"num_blocks": 2})
+    with pytest.raises(ValueError, match=r"no pose network to run on images; join it .*merge_action_head head="):
+        load_module(head_ckpt)  # what predict.py says of a head alone
+    out = merge_action_head(head_ckpt, tmp_path / "merged.ckpt")  # the pose network: the features' source
+    ckpt = read_checkpoint(out)
+    assert ckpt["merged_from"]["pose"]["path"] == pose_checkpoint(tiny_pose_features)
+    assert clip_settings(ckpt)["num_frames"] == 4  # predict.py makes clips as the features were made
+    module = load_module(out)
+    assert isinstance(module, ActionModule) and module.classes == head().classes
+    dataset = MultiClipDataset(tiny_action_datamodule(tiny_merl).build_dataset("val", train=False), CLIPS, FLIP)
+    data = read_split(tiny_pose_features, "val")
+    trained_head = head(action_net={"num_blocks": 2})
+    trained_head.load_state_dict(torch.load(head_ckpt, weights_only=True)["state_dict"])
+    trained_head.eval()
+    rows = [0, 3]
+    with torch.no_grad():
+        on_frames = module(torch.stack([dataset[r]["frames"] for r in rows]))
+        on_features = trained_head(torch.from_numpy(data["y"][rows]), torch.from_numpy(data["p"][rows, ..., None]),
+                                   torch.from_numpy(data["pooled"][rows]))  # fmt: skip
+    for name, a, b in zip(on_frames._fields, on_frames, on_features):
+        assert torch.allclose(a, b, atol=1e-4), name
+    assert on_frames.fused.std() > 0  # not a constant output
+
+
+def test_joining_refuses_another_pose_network_or_shapes_that_do_not_fit(tiny_pose_features, tmp_path):
+    from har.tools.merge_action_head import merge_action_head
+
+    head_ckpt = _saved_head(tiny_pose_features, tmp_path / "head.ckpt")
+    torch.manual_seed(1)
+    other = PoseModule(net=TINY_POSE_NET, optimizer=SGD)  # the same shapes, other weights
+    torch.save({"state_dict": other.state_dict(), "hyper_parameters": dict(other.hparams)}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match=r"other\.ckpt is not the checkpoint the head's features were extracted"):
+        merge_action_head(head_ckpt, tmp_path / "m.ckpt", tmp_path / "other.ckpt")
+    assert not (tmp_path / "m.ckpt").exists()
+    assert merge_action_head(head_ckpt, tmp_path / "m.ckpt", tmp_path / "other.ckpt", force=True).is_file()
+
+    wide = PoseModule(net={**TINY_POSE_NET, "width": 48}, optimizer=SGD)
+    torch.save({"state_dict": wide.state_dict(), "hyper_parameters": dict(wide.hparams)}, tmp_path / "wide.ckpt")
+    with pytest.raises(ValueError, match=r"do not fit: feature_channels 32 \(head\) vs 48 \(pose network\)"):
+        merge_action_head(head_ckpt, tmp_path / "m2.ckpt", tmp_path / "wide.ckpt", force=True)
+    with pytest.raises(ValueError, match=r"pose\.ckpt: not an action head trained on pose features"):
+        merge_action_head(pose_checkpoint(tiny_pose_features), tmp_path / "m3.ckpt")
+    moved = torch.load(head_ckpt, weights_only=True)
+    moved["datamodule_hyper_parameters"]["root"] = str(tmp_path / "gone")
+    torch.save(moved, tmp_path / "moved.ckpt")
+    with pytest.raises(ValueError, match=r"gone/meta\.json is missing\); pass pose=PATH"):
+        merge_action_head(tmp_path / "moved.ckpt", tmp_path / "m4.ckpt")
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -287,3 +355,25 @@ def test_extract_then_train_the_head_from_the_command_line(tiny_merl, tiny_pose_
     assert {"val/acc_best", "test/acc", "test/acc_macro"} <= metrics.keys()
     predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert len(predictions) == meta["splits"]["test"]["num_clips"]
+
+    # Join the trained head with its pose network; evaluate.py on the clips' frames gives the head's results.
+    head_ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    merged = tmp_path / "merged.ckpt"
+    merge = [sys.executable, "-m", "har.tools.merge_action_head", f"head={head_ckpt}", f"out={merged}"]
+    proc = subprocess.run(merge, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    evaluate = [sys.executable, str(ROOT / "evaluate.py"), "experiment=synthetic_action", "data=synthetic_merl_action",
+                f"data.root={tiny_merl / 'action'}", "data.synthetic=null", "data.num_frames=4",
+                "data.input_size=[64,64]", "data.num_workers=0", "data.persistent_workers=false",
+                f"ckpt_path={merged}", f"hydra.run.dir={tmp_path / 'eval'}"]  # fmt: skip
+    proc = subprocess.run(evaluate, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    joined = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    for key in ("test/acc", "test/acc_macro", "test/acc_pose", "test/acc_appearance"):
+        assert joined[key] == pytest.approx(metrics[key], abs=1e-6), key
+    on_frames = {p["video"]: p for p in json.loads((tmp_path / "eval" / "predictions.json").read_text())}
+    assert on_frames.keys() == {p["video"] for p in predictions}
+    for p in predictions:  # every clip: the same label, prediction and probabilities
+        q = on_frames[p["video"]]
+        assert (q["label"], q["pred"]) == (p["label"], p["pred"])
+        np.testing.assert_allclose(q["probs"], p["probs"], atol=1e-4)

@@ -36,8 +36,9 @@ def load_module(path: str | Path, ckpt: dict | None = None) -> pl.LightningModul
     ckpt = read_checkpoint(path) if ckpt is None else ckpt
     cls = ActionModule if is_action_checkpoint(ckpt) else PoseModule
     if cls is PoseModule and "net" not in ckpt["hyper_parameters"]:
-        hint = " (an action model on saved pose features: it has no pose network to run on images)" if (
-            "classes" in ckpt["hyper_parameters"]) else ""  # fmt: skip
+        hint = (" (an action head trained on saved pose features: it has no pose network to run on images; join it "
+                f"with its pose network first: python -m har.tools.merge_action_head head={path} out=merged.ckpt)"
+                if "classes" in ckpt["hyper_parameters"] else "")  # fmt: skip
         raise ValueError(f"{path}: neither a pose (PoseModule) nor an action (ActionModule) checkpoint{hint}")
     # The weights come from the checkpoint: no pose_ckpt/init_ckpt files are read again.
     again = {"init_ckpt": None, **({"pose_ckpt": None} if cls is ActionModule else {})}
