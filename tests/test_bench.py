@@ -202,3 +202,22 @@ def test_print_table_aligns_columns(capsys):
     print_table(["model", "ms"], [["a", 1.5], ["longer", None]])
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["model    ms", "------  ---", "a       1.5", "longer    -"]
+
+
+def test_action_features_times_the_three_epochs_on_the_same_clips():
+    """bench/action_features.py: the full model (pose frozen / trained) and the head on saved features, one epoch each
+    over the same train clips, plus the extraction, as a table and a JSON line."""
+    result, stdout = bench("action_features", "--clips-per-class", "1", "--epochs", "1")
+    assert result["benchmark"] == "action_features" and result["size"] == "demo"
+    rows = ("full_frozen_pose", "full_trained_pose", "head_on_features")
+    for row in rows:
+        positive(result["epoch_s"], row)
+        positive(result["ms_per_clip"], row)
+    batches = result["batches_per_epoch"]
+    assert len({batches[row] for row in rows}) == 1 and batches["head_on_features"] >= 1  # the same clips per epoch
+    assert result["extracted_clips"] == 2 * result["train_clips"]  # train + val: 2 subjects each here
+    positive(result, "extraction_s", "head_speedup_vs_frozen_pose", "head_speedup_vs_trained_pose")
+    assert result["head_speedup_vs_frozen_pose"] == pytest.approx(
+        result["epoch_s"]["full_frozen_pose"] / result["epoch_s"]["head_on_features"], rel=0.01
+    )
+    assert "head on saved features" in stdout and "paid back after" in stdout

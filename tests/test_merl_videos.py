@@ -22,6 +22,7 @@ from har.data.merl_videos import (
     load_merl_video_index,
     parse_subjects,
     probe_video,
+    probe_video_info,
     read_tlabs,
     read_video_frames,
 )
@@ -94,6 +95,7 @@ def test_tlabs_are_read_1_based_inclusive_as_half_open(release):
 
 def test_frame_count_is_read_and_verified(release):
     assert probe_video(release / VIDEOS_DIR / "1_1_crop.mp4") == (NUM_FRAMES, 64, 48)
+    assert probe_video_info(release / VIDEOS_DIR / "1_1_crop.mp4") == (NUM_FRAMES, 64, 48, 30.0)  # written at 30 fps
 
 
 def test_seeking_returns_the_right_frames(release):

@@ -115,6 +115,11 @@ def probe_video(path: str | Path) -> tuple[int, int, int]:
 
     OSError naming the file when it cannot be opened or has no readable frame.
     """
+    return probe_video_info(path)[:3]
+
+
+def probe_video_info(path: str | Path) -> tuple[int, int, int, float]:
+    """:func:`probe_video` and the container's frame rate (0.0 when it states none), from one open of the file."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -142,7 +147,8 @@ def probe_video(path: str | Path) -> tuple[int, int, int]:
             raise OSError(f"video {path} has no readable frame")
         if checked != count:
             log.warning("video %s: container says %d frames, %d are readable", path, count, checked)
-        return checked, width, height
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        return checked, width, height, fps
     finally:
         cap.release()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data.merl_videos import probe_video
+from har.data.merl_videos import probe_video_info
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -102,10 +102,7 @@ class VideoSource(FrameSource):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"input video not found: {self.path}")
-        count, self.width, self.height = probe_video(self.path)
-        cap = cv2.VideoCapture(str(self.path))
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        cap.release()
+        count, self.width, self.height, fps = probe_video_info(self.path)
         self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 30.0
         self.frames = [Frame(i, f"{self.path.stem}_{i:06d}", i) for i in range(count)]
         self._cache_size = max(1, int(cache))
