@@ -198,3 +198,21 @@ def test_a_build_failure_says_what_is_missing(tmp_path, monkeypatch, capsys):
     assert jpeg_roi.main(["--optional"]) == 0 and jpeg_roi.main([]) == 1
     assert "ROI JPEG decoding will be off" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tmp_path / "broken.c"]  # no half-written library left behind
+
+
+def test_a_cmyk_jpeg_is_decoded_whole_by_opencv(tmp_path):
+    """libjpeg cannot turn CMYK into BGR by itself: the dataset decodes such a file whole (OpenCV converts it)."""
+    from PIL import Image  # a dependency of tensorboard; it writes CMYK JPEGs, which OpenCV cannot
+
+    rgb = _texture(96, 128)
+    buf = tmp_path / "cmyk.jpg"
+    Image.fromarray(rgb).convert("CMYK").save(buf, "JPEG", quality=95)
+    data = np.fromfile(buf, np.uint8)
+    with pytest.raises(jpeg_roi.UnsupportedJpeg):
+        jpeg_roi.decode_roi(data, (0, 0, 10, 10))
+    ds = _one_image_dataset(tmp_path, data, (128, 96), [30.0, 20.0, 40.0, 50.0], max_failure_fraction=0)
+    m, _ = ds.transform.affine(ds.index.bboxes[0], ds.index.keypoints[0])
+    image, reduction, origin = ds.decode_window(0, m)
+    assert (reduction, origin) == (1, (0, 0))  # a 50 px box for a 64 px crop: full resolution, whole image
+    np.testing.assert_array_equal(image, cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION))
+    assert int(ds[0]["index"]) == 0  # a sample, not a failure
