@@ -75,6 +75,20 @@ def crop_affine(
     return m
 
 
+def crop_source_window(m: np.ndarray, output_size: tuple[int, int], margin: int = 3) -> tuple[int, int, int, int]:
+    """The image pixels (x0, y0, x1, y1, half-open) a crop of ``m`` (image → crop, crop (W, H) = ``output_size``)
+    reads: the inverse image of the crop's rectangle, grown by ``margin`` pixels for bilinear sampling and sub-pixel
+    snapping. Not clipped to the image; a degenerate matrix gives a window that covers any image."""
+    w, h = output_size
+    corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
+    xy = apply_affine(corners, invert_affine(m))
+    (xa, ya), (xb, yb) = xy.min(axis=0), xy.max(axis=0)
+    big = 1 << 30
+    x0, y0 = (max(-big, math.floor(v) - margin) if math.isfinite(v) else -big for v in (xa, ya))
+    x1, y1 = (min(big, math.ceil(v) + 1 + margin) if math.isfinite(v) else big for v in (xb, yb))
+    return x0, y0, x1, y1
+
+
 def invert_affine(m: np.ndarray) -> np.ndarray:
     """Inverse of a 2×3 affine matrix."""
     full = np.vstack([m, [0.0, 0.0, 1.0]])

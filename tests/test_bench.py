@@ -221,3 +221,15 @@ def test_action_features_times_the_three_epochs_on_the_same_clips():
         result["epoch_s"]["full_frozen_pose"] / result["epoch_s"]["head_on_features"], rel=0.01
     )
     assert "head on saved features" in stdout and "paid back after" in stdout
+
+
+def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips():
+    result, stdout = bench("clip_pipeline", "--clips-per-class", "1", "--rounds", "1")
+    assert result["benchmark"] == "clip_pipeline" and result["frames_per_clip"] == 8
+    for key in ("train_decode_whole", "train_roi", "train_whole", "eval_decode_whole", "eval_roi", "eval_whole"):
+        positive(result["ms_per_clip"], key)
+    for split in ("train", "eval"):
+        assert result["roi_speedup"][split] == pytest.approx(
+            result["ms_per_clip"][f"{split}_whole"] / result["ms_per_clip"][f"{split}_roi"], rel=0.01
+        )
+    assert "crop regions only" in stdout

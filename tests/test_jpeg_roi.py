@@ -216,3 +216,34 @@ def test_a_cmyk_jpeg_is_decoded_whole_by_opencv(tmp_path):
     assert (reduction, origin) == (1, (0, 0))  # a 50 px box for a 64 px crop: full resolution, whole image
     np.testing.assert_array_equal(image, cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION))
     assert int(ds[0]["index"]) == 0  # a sample, not a failure
+
+
+@pytest.mark.parametrize("crop", ["clip", "frame"])
+@pytest.mark.parametrize("train", [True, False])
+def test_clip_samples_are_identical_with_and_without_roi_decode(tiny_merl, monkeypatch, crop, train):
+    """MERL action clips: each frame decoded only over its crop's region gives the samples whole frames give."""
+    from har.data import clips
+    from har.data.merl_action import MerlActionDataModule
+
+    dm = MerlActionDataModule(root=str(tiny_merl / "action"), num_frames=4, input_size=(64, 48), crop=crop,
+                              num_workers=0, persistent_workers=False, pin_memory=False)  # fmt: skip
+    roi = dm.build_dataset("train", train=train)
+    whole = dm.build_dataset("train", train=train)
+    whole.roi_decode = False
+    decoded = []
+    real_decode = jpeg_roi.decode_roi
+
+    def recording_decode(data, window, *args, **kwargs):
+        out = real_decode(data, window, *args, **kwargs)
+        decoded.append(out.image.shape[0] * out.image.shape[1] / (out.decoded_size[0] * out.decoded_size[1]))
+        return out
+
+    monkeypatch.setattr(clips.jpeg_roi, "decode_roi", recording_decode)
+    for i in range(len(roi)):
+        torch.manual_seed(i)  # the clip's augmentation stream (har.data.clips.sample_rng)
+        a = roi[i]
+        torch.manual_seed(i)
+        b = whole[i]
+        for key, value in a.items():
+            assert torch.equal(value, b[key]) if isinstance(value, torch.Tensor) else value == b[key], (i, key)
+    assert decoded and min(decoded) < 1.0  # regions were decoded, not whole frames (not vacuous)

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from har.codec import bbox_to_center_size, crop_affine, invert_affine
+from har.codec import bbox_to_center_size, crop_affine, crop_source_window, invert_affine
+from har.data import jpeg_roi
 
 cv2.setNumThreads(1)  # one thread per DataLoader worker; parallelism comes from the workers
 
@@ -305,6 +306,29 @@ class ClipTransform:
         self.augment = augment
         self.flip_index = flip_index
 
+    def plan(self, boxes: np.ndarray, image_size: tuple[int, int],
+             rng: np.random.Generator | None = None) -> tuple[np.ndarray, bool]:  # fmt: skip
+        """(T, 2, 3) image → crop matrices and the flip flag for boxes (T, 4) [x1, y1, x2, y2] (NaN rows filled from
+        the other frames) in images of ``image_size`` (W0, H0); the augmentation is drawn from ``rng``."""
+        boxes = fill_empty_boxes(boxes, image_size)
+        h, w = self.input_size
+        centers, sizes = clip_windows(boxes, image_size, w / h, self.padding, self.crop)
+        jitter = ClipJitter.draw(self.augment, rng) if (self.augment is not None and rng is not None) else None
+        return clip_affines(centers, sizes, self.input_size, jitter), bool(jitter is not None and jitter.flip)
+
+    def sample(self, clip: torch.Tensor, affines: np.ndarray, flipped: bool,
+               keypoints: np.ndarray | None = None) -> dict:  # fmt: skip
+        """The sample of warped frames ``clip`` (T, 3, H, W) uint8 RGB made with ``affines``."""
+        sample = {
+            "frames": clip,
+            "crop_to_image": torch.from_numpy(np.stack([invert_affine(m) for m in affines]).astype(np.float32)),
+            "flipped": torch.tensor(flipped),
+        }
+        if keypoints is not None:
+            kp = keypoints_to_crop(keypoints, affines, flipped, self.flip_index)
+            sample["keypoints_crop"] = torch.from_numpy(kp.astype(np.float32))
+        return sample
+
     def __call__(self, frames: Sequence[np.ndarray], boxes: np.ndarray, rng: np.random.Generator | None = None,
                  keypoints: np.ndarray | None = None) -> dict:  # fmt: skip
         """frames: T arrays (H0, W0, 3) uint8 RGB; boxes: (T, 4) [x1, y1, x2, y2], NaN rows filled here from the
@@ -314,21 +338,18 @@ class ClipTransform:
         undoes the flip too), ``flipped`` () bool, and with keypoints ``keypoints_crop`` (T, J, 3) float32.
         """
         h0, w0 = frames[0].shape[:2]
-        boxes = fill_empty_boxes(boxes, (w0, h0))
-        h, w = self.input_size
-        centers, sizes = clip_windows(boxes, (w0, h0), w / h, self.padding, self.crop)
-        jitter = ClipJitter.draw(self.augment, rng) if (self.augment is not None and rng is not None) else None
-        affines = clip_affines(centers, sizes, self.input_size, jitter)
-        flipped = bool(jitter is not None and jitter.flip)
-        sample = {
-            "frames": warp_clip(frames, affines, self.input_size),
-            "crop_to_image": torch.from_numpy(np.stack([invert_affine(m) for m in affines]).astype(np.float32)),
-            "flipped": torch.tensor(flipped),
-        }
-        if keypoints is not None:
-            kp = keypoints_to_crop(keypoints, affines, flipped, self.flip_index)
-            sample["keypoints_crop"] = torch.from_numpy(kp.astype(np.float32))
-        return sample
+        affines, flipped = self.plan(boxes, (w0, h0), rng)
+        return self.sample(warp_clip(frames, affines, self.input_size), affines, flipped, keypoints)
+
+
+def warp_region(region: np.ndarray, origin: tuple[int, int], m: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """A frame region (h, w, C) uint8 whose pixel (0, 0) is image pixel ``origin``, warped by the image → crop
+    affine ``m`` into an (H, W, C) crop: what warping the whole frame gives, when the region holds the pixels
+    :func:`har.codec.crop_source_window` names."""
+    out_h, out_w = input_size
+    shifted = m.copy()
+    shifted[:, 2] += m[:, :2] @ np.asarray(origin, dtype=np.float64)
+    return cv2.warpAffine(region, shifted, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
 class ClipDataset(Dataset):
@@ -385,13 +406,24 @@ class ClipDataset(Dataset):
         rng = sample_rng() if self.train else None
         return self.item(i, self.sampler(self.clip_length(i), rng), rng)
 
+    _scratch: np.ndarray | None = None  # the region decoder's reused buffer (per process: workers copy the dataset)
+
+    def read_encoded(self, i: int, positions: np.ndarray) -> list[tuple[np.ndarray, str]] | None:
+        """The encoded files of clip ``i``'s frames at ``positions`` with their paths, for decoding only the crop's
+        region of each (see :meth:`item`), or None: frames are decoded whole by :meth:`read_frames`. Raises OSError
+        naming the frame and the clip for a missing file."""
+        return None
+
     def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None) -> dict:
         """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training)."""
-        frames = self.read_frames(i, positions)
-        h0, w0 = frames[0].shape[:2]
-        boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
         keypoints = self.keypoints(i, positions)
-        sample = self.transform(frames, boxes, rng, keypoints)
+        encoded = self.read_encoded(i, positions) if getattr(self, "roi_decode", False) else None
+        sample = self._item_from_regions(i, positions, encoded, rng, keypoints) if encoded else None
+        if sample is None:
+            frames = self.read_frames(i, positions)
+            h0, w0 = frames[0].shape[:2]
+            boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
+            sample = self.transform(frames, boxes, rng, keypoints)
         if keypoints is not None:
             sample["keypoints"] = torch.from_numpy(keypoints.astype(np.float32))
         sample.update(
@@ -401,6 +433,36 @@ class ClipDataset(Dataset):
             frame_indices=torch.from_numpy(np.asarray(self.frame_numbers(i, positions), dtype=np.int64)),
         )
         return sample
+
+    def _item_from_regions(self, i: int, positions: np.ndarray, encoded: list[tuple[np.ndarray, str]],
+                           rng: np.random.Generator | None, keypoints: np.ndarray | None) -> dict | None:  # fmt: skip
+        """The transform's sample from the JPEG regions its crops read (libjpeg-turbo, :mod:`har.data.jpeg_roi`):
+        the same sample as from whole frames. None, before anything is drawn from ``rng``, where a frame is not a
+        plain JPEG (another format, CMYK, an EXIF orientation) or the decoder is unavailable: decode whole then."""
+        if jpeg_roi.load() is None:
+            return None
+        try:
+            infos = [jpeg_roi.jpeg_info(data) for data, _ in encoded]
+        except jpeg_roi.JpegDecodeError:
+            return None  # not a JPEG, or a broken one: the whole-frame path decodes it or names it
+        if any(info.orientation > 1 or not info.supported for info in infos):
+            return None
+        image_size = infos[0].size
+        boxes = fill_empty_boxes(self.clip_boxes(i), image_size)[positions]
+        affines, flipped = self.transform.plan(boxes, image_size, rng)
+        out_h, out_w = self.transform.input_size
+        crops = []
+        for (data, path), m in zip(encoded, affines):
+            try:
+                roi = jpeg_roi.decode_roi(data, crop_source_window(m, (out_w, out_h)), check_orientation=False,
+                                          scratch=self._scratch)  # fmt: skip
+            except jpeg_roi.JpegDecodeError as err:
+                raise OSError(f"frame {path} (clip {self.clip_id(i)!r}) cannot be decoded ({err})") from None
+            if roi.image.base is not self._scratch:  # grew: keep the larger buffer for the next frames
+                self._scratch = roi.image.base if roi.image.base is not None else roi.image
+            crops.append(warp_region(roi.image, roi.origin, m, (out_h, out_w)))
+        clip = torch.from_numpy(np.ascontiguousarray(np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2)))  # BGR → RGB
+        return self.transform.sample(clip, affines, flipped, keypoints)
 
 
 def multi_clip_positions(length: int, num_frames: int, stride: int, num_clips: int) -> list[np.ndarray]:

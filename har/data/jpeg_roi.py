@@ -127,6 +127,7 @@ def load(build_if_missing: bool = True) -> ctypes.CDLL | None:
             build()
         lib = ctypes.CDLL(str(LIBRARY))
         fn = lib.har_roi_decode
+        _ = lib.har_jpeg_info
     except (OSError, AttributeError, JpegRoiUnavailable) as err:
         _unavailable = str(err)
         log.warning("ROI JPEG decoding is off, whole images are decoded instead (slower, same crops): %s", err)
@@ -135,6 +136,8 @@ def load(build_if_missing: bool = True) -> ctypes.CDLL | None:
     fn.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                    ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_char_p,
                    ctypes.c_int]  # fmt: skip
+    lib.har_jpeg_info.restype = ctypes.c_int
+    lib.har_jpeg_info.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
     _lib = lib
     return lib
 
@@ -150,12 +153,43 @@ def unavailable_reason() -> str | None:
     return _unavailable
 
 
+@dataclass(frozen=True)
+class JpegInfo:
+    """What a JPEG's header says: ``size`` (width, height) as stored, EXIF ``orientation`` (0 when absent), and
+    whether :func:`decode_roi` can decode it (``supported``: not CMYK/YCCK)."""
+
+    size: tuple[int, int]
+    orientation: int
+    supported: bool
+
+
+def jpeg_info(data: np.ndarray) -> JpegInfo:
+    """The header of the JPEG bytes ``data`` (microseconds: nothing is decoded). Raises JpegDecodeError."""
+    lib = load()
+    if lib is None:
+        raise JpegRoiUnavailable(_unavailable or "ROI JPEG decoder unavailable")
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    info = np.zeros(_INFO_LEN, dtype=np.int32)
+    err = ctypes.create_string_buffer(_ERR_LEN)
+    if lib.har_jpeg_info(data.ctypes.data, data.size, info.ctypes.data, err, _ERR_LEN) != _OK:
+        raise JpegDecodeError(err.value.decode(errors="replace") or "libjpeg error")
+    return JpegInfo((int(info[0]), int(info[1])), int(info[8]), bool(info[2]))
+
+
 def decode_roi(
-    data: np.ndarray, roi: tuple[int, int, int, int], reduction: int = 1, check_orientation: bool = True
+    data: np.ndarray,
+    roi: tuple[int, int, int, int],
+    reduction: int = 1,
+    check_orientation: bool = True,
+    scratch: np.ndarray | None = None,
 ) -> RoiImage:
     """Decode columns ``[x0, x1)`` and rows ``[y0, y1)`` (``roi``, pixels of the image at 1/``reduction``) of the
     JPEG bytes ``data`` (uint8). The region is clipped to the image; the columns decoded may start up to one iMCU
     (8-32 px) before ``x0``, as ``RoiImage.origin`` says.
+
+    ``scratch`` (1-D uint8, C-contiguous): decode into it when large enough, so that a caller decoding many regions
+    reuses one buffer (fresh large buffers cost page faults); the image is then a view of it, valid until the next
+    call with the same scratch.
 
     Raises JpegDecodeError (corrupt data or a file that ends before the region's rows), OrientedJpeg (EXIF
     orientation other than 1 and ``check_orientation``), UnsupportedJpeg (CMYK/YCCK), JpegRoiUnavailable.
@@ -176,7 +210,8 @@ def decode_roi(
     info = np.zeros(_INFO_LEN, dtype=np.int32)
     err = ctypes.create_string_buffer(_ERR_LEN)
     for _ in range(2):
-        out = np.empty(height * width * 3, dtype=np.uint8)
+        need = height * width * 3
+        out = scratch if scratch is not None and scratch.size >= need else np.empty(need, dtype=np.uint8)
         code = lib.har_roi_decode(data.ctypes.data, data.size, reduction, x0, y0, x1, y1, int(check_orientation),
                                   out.ctypes.data, out.size, info.ctypes.data, err, _ERR_LEN)  # fmt: skip
         if code != _CAPACITY:

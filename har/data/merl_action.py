@@ -41,6 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from har.data import jpeg_roi
 from har.data.clips import ClipAugmentation, ClipDataset, ClipSampler, ClipTransform, MultiClipDataset, parse_box
 from har.data.loaders import LoaderDataModule
 from har.data.merl_classes import DEFAULT_ALIASES, MERL_CLASSES, label_key, label_table
@@ -265,15 +266,28 @@ class MerlActionDataset(ClipDataset):
     ``frame_indices`` = positions in the clip's ordered frames and, when the index has keypoints, ``keypoints``
     (T, J, 3) in image pixels and ``keypoints_crop`` (T, J, 3) in crop pixels (joints swapped on a flip)."""
 
-    def __init__(self, index: MerlActionIndex, sampler: ClipSampler, transform: ClipTransform, train: bool) -> None:
+    def __init__(self, index: MerlActionIndex, sampler: ClipSampler, transform: ClipTransform, train: bool,
+                 roi_decode: bool = True) -> None:  # fmt: skip
         super().__init__(sampler, transform, train, index.classes)
         self.index = index
+        self.roi_decode = roi_decode  # decode only each crop's JPEG region (same samples; see ClipDataset.item)
 
     def __len__(self) -> int:
         return len(self.index)
 
     def clip_length(self, i: int) -> int:
         return int(self.index.clip_length[i])
+
+    def read_encoded(self, i: int, positions: np.ndarray) -> list[tuple[np.ndarray, str]]:
+        first = self.index.frames(i).start
+        out = []
+        for p in positions:
+            path = self.index.frame_path(first + int(p))
+            data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
+            if data is None:
+                raise OSError(f"frame {path} (clip {self.clip_id(i)!r}) missing")
+            out.append((data, path))
+        return out
 
     def read_frames(self, i: int, positions: np.ndarray) -> list[np.ndarray]:
         first = self.index.frames(i).start
@@ -366,6 +380,8 @@ class MerlActionDataModule(ClipDataModule):
         synthetic: generator parameters for ``har.data.synthetic_merl.ensure_synthetic_merl``: ``prepare_data``
             writes (or reuses) the synthetic set in ``root``'s parent, whose ``action`` folder ``root`` must be (its
             files are ``merl_action_{train,val,test}.json``); None for real data.
+        roi_decode: decode only the part of each JPEG frame its crop reads (libjpeg-turbo, :mod:`har.data.jpeg_roi`):
+            the same samples as whole frames give, faster; frames that are not plain JPEGs are decoded whole.
     """
 
     def __init__(
@@ -394,6 +410,7 @@ class MerlActionDataModule(ClipDataModule):
         test_clips: int = 1,
         test_flip: bool = False,
         synthetic: dict | None = None,
+        roi_decode: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -437,4 +454,6 @@ class MerlActionDataModule(ClipDataModule):
             flip_index = layout.flip_index
         sampler, transform = self._clip_parts(train, flip_index)
         log.info("%s: %d clips, %d frames (%s split)", index.json_file, len(index), len(index.frame_files), split)
-        return MerlActionDataset(index, sampler, transform, train)
+        if hp.roi_decode:
+            jpeg_roi.load()  # build (if needed) and load here, before the DataLoader workers start; warns if it can't
+        return MerlActionDataset(index, sampler, transform, train, hp.roi_decode)

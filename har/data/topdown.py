@@ -43,7 +43,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from har.codec import HeatmapCodec, apply_affine, bbox_to_center_size, crop_affine, invert_affine
+from har.codec import (
+    HeatmapCodec,
+    apply_affine,
+    bbox_to_center_size,
+    crop_affine,
+    crop_source_window,
+    invert_affine,
+)
 from har.data import jpeg_roi
 from har.data.coco import CocoIndex
 from har.layouts import JointLayout
@@ -376,17 +383,10 @@ class TopDownTransform:
     # ---- pixels
 
     def source_window(self, m: np.ndarray, reduction: int = 1, margin: int = 3) -> tuple[int, int, int, int]:
-        """The decoded pixels (x0, y0, x1, y1, half-open, at 1/``reduction``) the crop of ``m`` reads: the inverse
-        image of the crop's rectangle, grown by ``margin`` pixels for bilinear sampling and the sub-pixel snapping
-        of :meth:`warp`'s resize path. Not clipped to the image."""
-        h, w = self.input_size
-        corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
-        xy = apply_affine(corners, invert_affine(reduced_affine(m, reduction)))
-        (xa, ya), (xb, yb) = xy.min(axis=0), xy.max(axis=0)
-        big = 1 << 30  # a degenerate window (NaN/huge) reads the whole image, which the decoder clips to
-        x0, y0 = (max(-big, math.floor(v) - margin) if math.isfinite(v) else -big for v in (xa, ya))
-        x1, y1 = (min(big, math.ceil(v) + 1 + margin) if math.isfinite(v) else big for v in (xb, yb))
-        return x0, y0, x1, y1
+        """The decoded pixels (x0, y0, x1, y1, half-open, at 1/``reduction``) the crop of ``m`` reads (see
+        :func:`har.codec.crop_source_window`; the margin covers the sub-pixel snapping of :meth:`warp`'s resize
+        path too). Not clipped to the image."""
+        return crop_source_window(reduced_affine(m, reduction), self.input_size[::-1], margin)
 
     def warp(
         self, image: np.ndarray, m: np.ndarray, reduction: int = 1, origin: tuple[int, int] = (0, 0)

@@ -179,3 +179,46 @@ int har_roi_decode(const unsigned char *data, unsigned long size, int scale_deno
   jpeg_destroy_decompress(&cinfo);
   return code;
 }
+
+/* The header only: info[0] width, [1] height (as stored), [8] EXIF orientation (0 when absent), [2] 1 when
+ * har_roi_decode can decode it (not CMYK/YCCK). Returns HAR_OK or HAR_ERROR (message in err). */
+int har_jpeg_info(const unsigned char *data, unsigned long size, int *info, char *err, int err_len) {
+  struct jpeg_decompress_struct cinfo;
+  struct har_error_mgr jerr;
+  memset(info, 0, HAR_INFO_LEN * sizeof(int));
+  if (err_len > 0) err[0] = '\0';
+  cinfo.err = jpeg_std_error(&jerr.pub);
+  jerr.pub.error_exit = har_error_exit;
+  jerr.pub.emit_message = har_emit_message;
+  jerr.warnings = 0;
+  jerr.truncated = 0;
+  jerr.first_warning[0] = '\0';
+  if (setjmp(jerr.jump)) {
+    if (err_len > 0) {
+      char msg[JMSG_LENGTH_MAX];
+      jerr.pub.format_message((j_common_ptr)&cinfo, msg);
+      snprintf(err, (size_t)err_len, "%s", msg);
+    }
+    jpeg_destroy_decompress(&cinfo);
+    return HAR_ERROR;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, size);
+  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+  jpeg_read_header(&cinfo, TRUE);
+  info[0] = (int)cinfo.image_width;
+  info[1] = (int)cinfo.image_height;
+  info[2] = !(cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK ||
+              cinfo.num_components == 2 || cinfo.num_components > 4);
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != NULL; m = m->next) {
+    if (m->marker == JPEG_APP0 + 1) {
+      int o = exif_orientation(m->data, m->data_length);
+      if (o) {
+        info[8] = o;
+        break;
+      }
+    }
+  }
+  jpeg_destroy_decompress(&cinfo);
+  return HAR_OK;
+}
