@@ -78,14 +78,12 @@ static int exif_orientation(const unsigned char *p, unsigned int len) {
 #undef U32
 }
 
-/* The work of har_roi_decode after the error manager is set up (errors longjmp back to it). */
-static int decode_region(struct jpeg_decompress_struct *cinfo, struct har_error_mgr *jerr, const unsigned char *data,
-                         unsigned long size, int scale_denom, int x0, int y0, int x1, int y1, int check_orientation,
-                         unsigned char *out, unsigned long capacity, int *info, char *err, int err_len) {
+/* Reads the header of data into cinfo: info[0] width, [1] height (as stored), [8] EXIF orientation (0 when absent).
+ * Returns whether libjpeg can turn the image into BGR by itself (not CMYK/YCCK). */
+static int read_header(j_decompress_ptr cinfo, const unsigned char *data, unsigned long size, int *info) {
   jpeg_mem_src(cinfo, data, size);
   jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(cinfo, TRUE);
-
   info[0] = (int)cinfo->image_width;
   info[1] = (int)cinfo->image_height;
   for (jpeg_saved_marker_ptr m = cinfo->marker_list; m != NULL; m = m->next) {
@@ -97,16 +95,31 @@ static int decode_region(struct jpeg_decompress_struct *cinfo, struct har_error_
       }
     }
   }
-  if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK || cinfo->num_components == 2 ||
-      cinfo->num_components > 4)
-    return HAR_UNSUPPORTED;
-  if (check_orientation && info[8] > 1) return HAR_ORIENTED;
+  return !(cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK ||
+           cinfo->num_components == 2 || cinfo->num_components > 4);
+}
+
+struct region_request {
+  const unsigned char *data;
+  unsigned long size;
+  int scale_denom, x0, y0, x1, y1, check_orientation;
+  unsigned char *out;
+  unsigned long capacity;
+};
+
+/* har_roi_decode's work, run by run_guarded. */
+static int decode_region(j_decompress_ptr cinfo, struct har_error_mgr *jerr, const void *arg, int *info, char *err,
+                         int err_len) {
+  const struct region_request *r = (const struct region_request *)arg;
+  int x0 = r->x0, y0 = r->y0, x1 = r->x1, y1 = r->y1;
+  if (!read_header(cinfo, r->data, r->size, info)) return HAR_UNSUPPORTED;
+  if (r->check_orientation && info[8] > 1) return HAR_ORIENTED;
 
   jerr->warnings = 0; /* header warnings (stray bytes between markers) do not touch the pixels */
   jerr->truncated = 0;
   cinfo->out_color_space = JCS_EXT_BGR;
   cinfo->scale_num = 1;
-  cinfo->scale_denom = (unsigned int)(scale_denom > 0 ? scale_denom : 1);
+  cinfo->scale_denom = (unsigned int)(r->scale_denom > 0 ? r->scale_denom : 1);
   jpeg_start_decompress(cinfo);
   int w = (int)cinfo->output_width, h = (int)cinfo->output_height;
   info[2] = w;
@@ -129,30 +142,30 @@ static int decode_region(struct jpeg_decompress_struct *cinfo, struct har_error_
   info[6] = (int)width;
   info[7] = rows;
   unsigned long stride = (unsigned long)width * 3UL;
-  if (stride * (unsigned long)rows > capacity) return HAR_CAPACITY;
+  if (stride * (unsigned long)rows > r->capacity) return HAR_CAPACITY;
   if (y0 > 0) jpeg_skip_scanlines(cinfo, (JDIMENSION)y0);
   while ((int)cinfo->output_scanline < y1) {
-    JSAMPROW row = out + stride * (unsigned long)((int)cinfo->output_scanline - y0);
+    JSAMPROW row = r->out + stride * (unsigned long)((int)cinfo->output_scanline - y0);
     jpeg_read_scanlines(cinfo, &row, 1);
   }
   info[9] = jerr->truncated ? -jerr->warnings : jerr->warnings;
   if (jerr->warnings && err_len > 0) snprintf(err, (size_t)err_len, "%s", jerr->first_warning);
-  return HAR_OK; /* the caller's jpeg_destroy_decompress abandons the rows below the region */
+  return HAR_OK; /* run_guarded's jpeg_destroy_decompress abandons the rows below the region */
 }
 
-/* Decode rows [y0, y1) and columns [x0, x1) of the image scaled by 1/scale_denom (coordinates in scaled pixels,
- * clipped to the image; an empty clipped region becomes the nearest 1x1). The columns actually decoded start at
- * or before x0 (iMCU alignment). info (10 ints) receives:
- *   [0] image width, [1] image height (as stored, before scaling and EXIF orientation),
- *   [2] scaled width, [3] scaled height,
- *   [4] x, [5] y, [6] width, [7] height of the decoded region in scaled pixels (out holds height rows of
- *       width * 3 bytes),
- *   [8] EXIF orientation (0 when absent), [9] corrupt-data warnings while decoding the region (skipped rows
- *   included; header warnings not): their number, negated when the file was truncated (first message in err).
- * With check_orientation, a JPEG whose EXIF orientation is not 0 or 1 returns HAR_ORIENTED after the header. */
-int har_roi_decode(const unsigned char *data, unsigned long size, int scale_denom, int x0, int y0, int x1, int y1,
-                   int check_orientation, unsigned char *out, unsigned long capacity, int *info, char *err,
-                   int err_len) {
+/* har_jpeg_info's work, run by run_guarded. */
+static int header_info(j_decompress_ptr cinfo, struct har_error_mgr *jerr, const void *arg, int *info, char *err,
+                       int err_len) {
+  const struct region_request *r = (const struct region_request *)arg;
+  (void)jerr, (void)err, (void)err_len;
+  info[2] = read_header(cinfo, r->data, r->size, info);
+  return HAR_OK;
+}
+
+typedef int (*har_work)(j_decompress_ptr, struct har_error_mgr *, const void *, int *, char *, int);
+
+/* Runs work on a fresh decompressor whose errors jump back here: HAR_ERROR with libjpeg's message in err. */
+static int run_guarded(har_work work, const void *arg, int *info, char *err, int err_len) {
   struct jpeg_decompress_struct cinfo;
   struct har_error_mgr jerr;
   int code;
@@ -174,51 +187,31 @@ int har_roi_decode(const unsigned char *data, unsigned long size, int scale_deno
     return HAR_ERROR;
   }
   jpeg_create_decompress(&cinfo);
-  code = decode_region(&cinfo, &jerr, data, size, scale_denom, x0, y0, x1, y1, check_orientation, out, capacity,
-                       info, err, err_len);
+  code = work(&cinfo, &jerr, arg, info, err, err_len);
   jpeg_destroy_decompress(&cinfo);
   return code;
+}
+
+/* Decode rows [y0, y1) and columns [x0, x1) of the image scaled by 1/scale_denom (coordinates in scaled pixels,
+ * clipped to the image; an empty clipped region becomes the nearest 1x1). The columns actually decoded start at
+ * or before x0 (iMCU alignment). info (10 ints) receives:
+ *   [0] image width, [1] image height (as stored, before scaling and EXIF orientation),
+ *   [2] scaled width, [3] scaled height,
+ *   [4] x, [5] y, [6] width, [7] height of the decoded region in scaled pixels (out holds height rows of
+ *       width * 3 bytes),
+ *   [8] EXIF orientation (0 when absent), [9] corrupt-data warnings while decoding the region (skipped rows
+ *   included; header warnings not): their number, negated when the file was truncated (first message in err).
+ * With check_orientation, a JPEG whose EXIF orientation is not 0 or 1 returns HAR_ORIENTED after the header. */
+int har_roi_decode(const unsigned char *data, unsigned long size, int scale_denom, int x0, int y0, int x1, int y1,
+                   int check_orientation, unsigned char *out, unsigned long capacity, int *info, char *err,
+                   int err_len) {
+  struct region_request r = {data, size, scale_denom, x0, y0, x1, y1, check_orientation, out, capacity};
+  return run_guarded(decode_region, &r, info, err, err_len);
 }
 
 /* The header only: info[0] width, [1] height (as stored), [8] EXIF orientation (0 when absent), [2] 1 when
  * har_roi_decode can decode it (not CMYK/YCCK). Returns HAR_OK or HAR_ERROR (message in err). */
 int har_jpeg_info(const unsigned char *data, unsigned long size, int *info, char *err, int err_len) {
-  struct jpeg_decompress_struct cinfo;
-  struct har_error_mgr jerr;
-  memset(info, 0, HAR_INFO_LEN * sizeof(int));
-  if (err_len > 0) err[0] = '\0';
-  cinfo.err = jpeg_std_error(&jerr.pub);
-  jerr.pub.error_exit = har_error_exit;
-  jerr.pub.emit_message = har_emit_message;
-  jerr.warnings = 0;
-  jerr.truncated = 0;
-  jerr.first_warning[0] = '\0';
-  if (setjmp(jerr.jump)) {
-    if (err_len > 0) {
-      char msg[JMSG_LENGTH_MAX];
-      jerr.pub.format_message((j_common_ptr)&cinfo, msg);
-      snprintf(err, (size_t)err_len, "%s", msg);
-    }
-    jpeg_destroy_decompress(&cinfo);
-    return HAR_ERROR;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, size);
-  jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
-  jpeg_read_header(&cinfo, TRUE);
-  info[0] = (int)cinfo.image_width;
-  info[1] = (int)cinfo.image_height;
-  info[2] = !(cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK ||
-              cinfo.num_components == 2 || cinfo.num_components > 4);
-  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != NULL; m = m->next) {
-    if (m->marker == JPEG_APP0 + 1) {
-      int o = exif_orientation(m->data, m->data_length);
-      if (o) {
-        info[8] = o;
-        break;
-      }
-    }
-  }
-  jpeg_destroy_decompress(&cinfo);
-  return HAR_OK;
+  struct region_request r = {data, size, 1, 0, 0, 0, 0, 0, NULL, 0};
+  return run_guarded(header_info, &r, info, err, err_len);
 }
