@@ -126,6 +126,12 @@ def test_the_image_frame_is_the_one_with_the_annotated_size(tmp_path, roi):
         h, w = image.shape[:2]
         assert reduction == 1
         np.testing.assert_array_equal(image, expected[oy : oy + h, ox : ox + w])
+    # No size in the annotation file (MERL pose records may lack img_width/img_height): the image as stored.
+    ds = _one_image_dataset(tmp_path, data, (0, 0), [20.0, 20.0, 60.0, 60.0], roi_decode=roi)
+    m, _ = ds.transform.affine(ds.index.bboxes[0], ds.index.keypoints[0])
+    image, _, (ox, oy) = ds.decode_window(0, m)
+    h, w = image.shape[:2]
+    np.testing.assert_array_equal(image, raw[oy : oy + h, ox : ox + w])
     ds = _one_image_dataset(tmp_path, data, (130, 200), [20.0, 20.0, 60.0, 60.0], roi_decode=roi,
                             max_failure_fraction=0)  # fmt: skip
     m, _ = ds.transform.affine(ds.index.bboxes[0], ds.index.keypoints[0])

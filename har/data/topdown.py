@@ -568,9 +568,10 @@ class TopDownPoseDataset(Dataset):
             reason = "missing" if isinstance(err, FileNotFoundError) else f"unreadable ({err.strerror})"
             raise ImageReadError(f"{what} {reason}") from None
 
-    def _annotated_size(self, i: int) -> tuple[int, int]:
+    def _annotated_size(self, i: int) -> tuple[int, int] | None:
+        """The annotation file's (width, height) of instance ``i``'s image; None where it gives none (0)."""
         w, h = self.index.image_sizes[self.index.ann_image[i]]
-        return int(w), int(h)
+        return (int(w), int(h)) if w > 0 and h > 0 else None
 
     def decode_image(self, i: int, reduction: int = 1) -> tuple[np.ndarray, int]:
         """Instance ``i``'s whole image, BGR (OpenCV's order), decoded at 1/``reduction`` where the file is a JPEG.
@@ -588,7 +589,10 @@ class TopDownPoseDataset(Dataset):
         image = cv2.imdecode(data, flags) if data.size else None
         if image is None:
             raise ImageReadError(f"{what} cannot be decoded")
-        width, height = self._annotated_size(i)
+        annotated = self._annotated_size(i)
+        if annotated is None:  # no size to check against: the image as stored
+            return image, reduction
+        width, height = annotated
         expected = (-(-height // reduction), -(-width // reduction))
         if image.shape[:2] == expected:
             return image, reduction
@@ -613,7 +617,8 @@ class TopDownPoseDataset(Dataset):
 
         Frame: the annotations are taken to be in the image as stored when its size is the annotation file's
         width × height (what COCO's annotation tool showed), and in the EXIF-oriented image when only that one has
-        the annotation file's size; any other size is an ImageReadError naming both sizes. Corrupt data inside the
+        the annotation file's size; any other size is an ImageReadError naming both sizes. Where the annotation
+        file gives no size (0), the image as stored. Corrupt data inside the
         window (which libjpeg fills in) is logged once per image; a file that ends before the window's rows, or
         that cannot be decoded at all, is an ImageReadError.
         """
@@ -625,7 +630,7 @@ class TopDownPoseDataset(Dataset):
                 try:
                     roi = jpeg_roi.decode_roi(data, window, reduction)
                 except jpeg_roi.OrientedJpeg as err:
-                    if err.stored_size != self._annotated_size(i):
+                    if self._annotated_size(i) not in (None, err.stored_size):
                         raise  # the whole-image path applies the orientation
                     roi = jpeg_roi.decode_roi(data, window, reduction, check_orientation=False)
             except jpeg_roi.JpegDecodeError as err:
@@ -633,7 +638,7 @@ class TopDownPoseDataset(Dataset):
             except (jpeg_roi.OrientedJpeg, jpeg_roi.UnsupportedJpeg):
                 pass  # CMYK, or annotations in the EXIF-oriented frame: decoded whole below
             else:
-                if roi.stored_size != self._annotated_size(i):
+                if self._annotated_size(i) not in (None, roi.stored_size):
                     (w, h), (width, height) = roi.stored_size, self._annotated_size(i)
                     raise ImageReadError(f"{what} is {w}x{h} pixels but the annotation file gives {width}x{height}")
                 if roi.warnings:
