@@ -1,6 +1,6 @@
 """Resuming: which checkpoint ``ckpt_path=last`` / ``resume=auto`` pick, atomic checkpoint writes under a real
 SIGKILL, a training killed mid-epoch that resumes to the same optimizer step count as an uninterrupted one, and
-checkpoints that load with ``torch.load(weights_only=True)``."""
+checkpoints that load with ``torch.load(weights_only=True)``, and the best validation value kept across a resume."""
 
 import json
 import os
@@ -269,3 +269,21 @@ def test_best_validation_value_is_part_of_the_checkpoint():
     restored = module()
     restored.load_state_dict(trained.state_dict())
     assert restored.val_best.compute().item() == pytest.approx(0.7)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_resumed_run_keeps_the_best_validation_value_of_its_checkpoint(tiny_coco, tmp_path):
+    """The restored running maximum survives the start of the resumed training (nothing resets it then): a best
+    planted in the checkpoint, above any reachable PCK, is still the best the resumed run logs and writes."""
+    first = compose_config("train", [*small_run(tiny_coco), "trainer.max_epochs=1"], tmp_path / "first")
+    train(first)
+    ckpt = torch.load(tmp_path / "first" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert 0.0 <= float(ckpt["state_dict"]["val_best.max_value"]) <= 1.0
+    ckpt["state_dict"]["val_best.max_value"] = torch.tensor(2.0)  # no PCK reaches it
+    torch.save(ckpt, tmp_path / "planted.ckpt")
+    resumed = compose_config("train", [*small_run(tiny_coco), "trainer.max_epochs=2",
+                                       f"ckpt_path={tmp_path / 'planted.ckpt'}"], tmp_path / "resumed")  # fmt: skip
+    train(resumed)
+    metrics = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert metrics["val/pck@0.2_best"] == pytest.approx(2.0)
+    assert metrics["val/pck@0.2"] <= 1.0  # the resumed epoch did validate
