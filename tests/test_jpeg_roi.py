@@ -253,3 +253,23 @@ def test_clip_samples_are_identical_with_and_without_roi_decode(tiny_merl, monke
         for key, value in a.items():
             assert torch.equal(value, b[key]) if isinstance(value, torch.Tensor) else value == b[key], (i, key)
     assert decoded and min(decoded) < 1.0  # regions were decoded, not whole frames (not vacuous)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 25.0])
+def test_windows_across_or_beyond_the_image_edges_give_the_whole_decodes_crop(rotation):
+    """Windows partly or wholly outside the image (translation augmentation, boxes at the border): the region decode
+    (clipped, or the nearest pixel when nothing is inside) warps to the crop the whole image gives."""
+    from har.codec import crop_affine
+
+    data = _jpeg(_texture(240, 320))
+    whole = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    transform = TopDownTransform(COCO17, (64, 48), resize_unrotated=True)
+    centres = [(-100, 120), (0, 0), (160, 120), (319, 239), (330, -40), (600, 500), (-500, -500)]
+    for cx, cy in centres:
+        for size in (40.0, 200.0, 900.0):
+            m = crop_affine(np.array([cx, cy], float), np.array([size * 0.75, size]), (48, 64), rotation, False)
+            roi = jpeg_roi.decode_roi(data, transform.source_window(m), 1)
+            a, ma = transform.warp(whole, m, 1)
+            b, mb = transform.warp(roi.image, m, 1, roi.origin)
+            np.testing.assert_array_equal(a, b, err_msg=f"centre {(cx, cy)}, size {size}")
+            np.testing.assert_array_equal(ma, mb)

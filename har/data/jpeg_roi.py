@@ -235,6 +235,8 @@ def decode_roi(
     ox, oy, full_w = int(info[4]), int(info[5]), int(info[2])
     left = _EDGE if ox > 0 else 0  # edges of the image itself are exact
     right = _EDGE if ox + w < full_w else 0
+    if w - left - right < 1:  # a region wholly outside the image, clamped to its edge: no pixel of it is read
+        left = right = 0
     if left or right:
         image = image[:, left : w - right]
     return RoiImage(image, (ox + left, oy), (full_w, int(info[3])), stored, reduction, warnings, message)
