@@ -273,3 +273,20 @@ def test_windows_across_or_beyond_the_image_edges_give_the_whole_decodes_crop(ro
             b, mb = transform.warp(roi.image, m, 1, roi.origin)
             np.testing.assert_array_equal(a, b, err_msg=f"centre {(cx, cy)}, size {size}")
             np.testing.assert_array_equal(ma, mb)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 7), (17, 33), (2, 300)])
+def test_regions_of_images_smaller_than_a_block_are_exact(size):
+    """Images narrower or shorter than one 16-px iMCU, any region that overlaps them, every scale."""
+    rng = np.random.default_rng(2)
+    data = _jpeg(rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+    for r in (1, 2, 8):
+        whole = cv2.imdecode(data, FLAGS[r])
+        height, width = whole.shape[:2]
+        for _ in range(25):
+            x0, y0 = int(rng.integers(-5, width)), int(rng.integers(-5, height))
+            x1, y1 = int(rng.integers(max(x0, 0) + 1, width + 6)), int(rng.integers(max(y0, 0) + 1, height + 6))
+            roi = jpeg_roi.decode_roi(data, (x0, y0, x1, y1), r)
+            (ox, oy), (h, w) = roi.origin, roi.image.shape[:2]
+            assert ox <= max(x0, 0) and oy <= max(y0, 0) and ox + w >= min(x1, width) and oy + h >= min(y1, height)
+            np.testing.assert_array_equal(roi.image, whole[oy : oy + h, ox : ox + w])

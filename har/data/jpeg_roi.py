@@ -185,7 +185,9 @@ def decode_roi(
 ) -> RoiImage:
     """Decode columns ``[x0, x1)`` and rows ``[y0, y1)`` (``roi``, pixels of the image at 1/``reduction``) of the
     JPEG bytes ``data`` (uint8). The region is clipped to the image; the columns decoded may start up to one iMCU
-    (8-32 px) before ``x0``, as ``RoiImage.origin`` says.
+    (8-32 px) before ``x0``, as ``RoiImage.origin`` says. A region wholly outside the image comes back as the
+    nearest edge pixels (never empty); their values may differ from a whole decode's, which does not matter to a
+    crop whose window lies outside the image, since it reads none of them.
 
     ``scratch`` (1-D uint8, C-contiguous): decode into it when large enough, so that a caller decoding many regions
     reuses one buffer (fresh large buffers cost page faults); the image is then a view of it, valid until the next
