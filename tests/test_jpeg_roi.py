@@ -290,3 +290,19 @@ def test_regions_of_images_smaller_than_a_block_are_exact(size):
             (ox, oy), (h, w) = roi.origin, roi.image.shape[:2]
             assert ox <= max(x0, 0) and oy <= max(y0, 0) and ox + w >= min(x1, width) and oy + h >= min(y1, height)
             np.testing.assert_array_equal(roi.image, whole[oy : oy + h, ox : ox + w])
+
+
+def test_huge_windows_are_clipped_before_any_buffer_is_sized():
+    """A degenerate window (a NaN or enormous box: ±2^30 px) decodes the whole image, not a terabyte buffer; an
+    image wider than the first buffer (4096 px) gets the size it needs from its header, then decodes exactly."""
+    data = _jpeg(_texture(120, 160))
+    roi = jpeg_roi.decode_roi(data, (-(1 << 30), -(1 << 30), 1 << 30, 1 << 30))
+    assert roi.origin == (0, 0)
+    np.testing.assert_array_equal(roi.image, cv2.imdecode(data, cv2.IMREAD_COLOR))
+    wide = _jpeg(_texture(24, 4500))
+    roi = jpeg_roi.decode_roi(wide, (-10, 0, 5000, 24))
+    assert roi.origin == (0, 0)
+    np.testing.assert_array_equal(roi.image, cv2.imdecode(wide, cv2.IMREAD_COLOR))
+    transform = TopDownTransform(COCO17, (64, 48))
+    nan_window = transform.source_window(np.full((2, 3), np.nan))
+    assert nan_window == (-(1 << 30), -(1 << 30), 1 << 30, 1 << 30)

@@ -37,6 +37,7 @@ _OK, _ERROR, _CAPACITY, _UNSUPPORTED, _ORIENTED = range(5)
 _INFO_LEN = 10
 _ERR_LEN = 256
 _EDGE = 2  # columns decoded beyond each cropped side, then dropped (see decode_roi)
+_FIRST_BUFFER_SIDE = 4096  # pixels: the first buffer's largest width and height
 
 
 class JpegDecodeError(ValueError):
@@ -206,9 +207,11 @@ def decode_roi(
     # Fancy (triangle-filter) upsampling of subsampled chroma at a cropped edge sees no neighbour column, so the
     # outermost decoded columns can differ from a full decode: decode _EDGE more on each side and drop them.
     x0, x1 = x0 - _EDGE, x1 + _EDGE
-    # iMCU alignment moves x0 left by < 32 px (h_samp 4 at full scale); the clipped region is never larger.
-    width = max(x1 - x0, 1) + 32
-    height = max(y1 - y0, 1)
+    # iMCU alignment moves x0 left by < 32 px (h_samp 4 at full scale); the clipped region is never larger. The
+    # first buffer is capped (a degenerate window may span billions of pixels before clipping); a region larger
+    # than it gets the size it needs from the header alone (HAR_CAPACITY), then a second call.
+    width = min(max(x1 - x0, 1), _FIRST_BUFFER_SIDE) + 32
+    height = min(max(y1 - y0, 1), _FIRST_BUFFER_SIDE)
     info = np.zeros(_INFO_LEN, dtype=np.int32)
     err = ctypes.create_string_buffer(_ERR_LEN)
     for _ in range(2):
@@ -218,7 +221,7 @@ def decode_roi(
                                   out.ctypes.data, out.size, info.ctypes.data, err, _ERR_LEN)  # fmt: skip
         if code != _CAPACITY:
             break
-        width, height = int(info[6]), int(info[7])  # cannot happen with the margin above; retry exactly
+        width, height = int(info[6]), int(info[7])
     stored = (int(info[0]), int(info[1]))
     if code == _ERROR:
         raise JpegDecodeError(err.value.decode(errors="replace") or "libjpeg error")

@@ -550,6 +550,9 @@ class TopDownPoseDataset(Dataset):
         self.roi_decode = roi_decode
         self.attempts = 0
         self.corrupt_reads = 0  # reads whose window held corrupt JPEG data (decoded with libjpeg's fill-in)
+        # The region decoder's reused buffer: a fresh multi-hundred-KB buffer per sample costs page faults, at times
+        # as much as the decode (bench/pipeline.py's "window decoder" row). Per process: workers copy the dataset.
+        self._scratch: np.ndarray | None = None
         self._corrupt_images: set[int] = set()
         self.failures = 0
         self.failed_examples: list[str] = []  # the first few failure messages, for the stop message
@@ -613,7 +616,8 @@ class TopDownPoseDataset(Dataset):
 
         Returns ``(image, reduction, origin)``: the decoded pixels (at 1/``reduction``, see ``reduced_decode``) and
         the decoded pixel that ``image[0, 0]`` is, for :meth:`TopDownTransform.warp`. With ``roi_decode`` a JPEG
-        is decoded only over the crop's source window (:mod:`har.data.jpeg_roi`), otherwise whole.
+        is decoded only over the crop's source window (:mod:`har.data.jpeg_roi`), otherwise whole. The region lives
+        in a buffer the next call reuses: warp (or copy) it before decoding the next one.
 
         Frame: the annotations are taken to be in the image as stored when its size is the annotation file's
         width × height (what COCO's annotation tool showed), and in the EXIF-oriented image when only that one has
@@ -628,11 +632,11 @@ class TopDownPoseDataset(Dataset):
             window = self.transform.source_window(m, reduction)
             try:
                 try:
-                    roi = jpeg_roi.decode_roi(data, window, reduction)
+                    roi = jpeg_roi.decode_roi(data, window, reduction, scratch=self._scratch)
                 except jpeg_roi.OrientedJpeg as err:
                     if self._annotated_size(i) not in (None, err.stored_size):
                         raise  # the whole-image path applies the orientation
-                    roi = jpeg_roi.decode_roi(data, window, reduction, check_orientation=False)
+                    roi = jpeg_roi.decode_roi(data, window, reduction, check_orientation=False, scratch=self._scratch)
             except jpeg_roi.JpegDecodeError as err:
                 raise ImageReadError(f"{what} cannot be decoded ({err})") from None
             except (jpeg_roi.OrientedJpeg, jpeg_roi.UnsupportedJpeg):
@@ -643,6 +647,8 @@ class TopDownPoseDataset(Dataset):
                     raise ImageReadError(f"{what} is {w}x{h} pixels but the annotation file gives {width}x{height}")
                 if roi.warnings:
                     self._log_corrupt(i, what, roi.warning)
+                if roi.image.base is not self._scratch:  # grew: keep the larger buffer for the next samples
+                    self._scratch = roi.image.base
                 return roi.image, reduction, roi.origin
         image, reduction = self._decode_whole(i, data, what, reduction)
         return image, reduction, (0, 0)

@@ -20,7 +20,7 @@
 
 #define HAR_OK 0
 #define HAR_ERROR 1          /* libjpeg error or corrupt data inside the region; message in err */
-#define HAR_CAPACITY 2       /* out is too small: info[6] * info[7] * 3 bytes are needed */
+#define HAR_CAPACITY 2       /* out is too small: info[6] * info[7] * 3 bytes are enough */
 #define HAR_UNSUPPORTED 3    /* colour space libjpeg cannot turn into BGR (CMYK, YCCK): decode otherwise */
 #define HAR_ORIENTED 4       /* EXIF orientation other than 1: the caller decides the frame (info[8]) */
 
@@ -120,7 +120,7 @@ static int decode_region(j_decompress_ptr cinfo, struct har_error_mgr *jerr, con
   cinfo->out_color_space = JCS_EXT_BGR;
   cinfo->scale_num = 1;
   cinfo->scale_denom = (unsigned int)(r->scale_denom > 0 ? r->scale_denom : 1);
-  jpeg_start_decompress(cinfo);
+  jpeg_calc_output_dimensions(cinfo);
   int w = (int)cinfo->output_width, h = (int)cinfo->output_height;
   info[2] = w;
   info[3] = h;
@@ -133,6 +133,13 @@ static int decode_region(j_decompress_ptr cinfo, struct har_error_mgr *jerr, con
   if (y0 >= h) y0 = h - 1;
   if (x1 <= x0) x1 = x0 + 1;
   if (y1 <= y0) y1 = y0 + 1;
+  /* Before any pixel work: the region is at most one iMCU (<= 32 px) wider than asked once aligned. */
+  if ((unsigned long)(x1 - x0 + 32) * 3UL * (unsigned long)(y1 - y0) > r->capacity) {
+    info[6] = x1 - x0 + 32;
+    info[7] = y1 - y0;
+    return HAR_CAPACITY;
+  }
+  jpeg_start_decompress(cinfo);
 
   JDIMENSION xoff = (JDIMENSION)x0, width = (JDIMENSION)(x1 - x0);
   if (width < (JDIMENSION)w) jpeg_crop_scanline(cinfo, &xoff, &width);
