@@ -100,8 +100,11 @@ def run_benchmark(clips_per_class: int = 8, epochs: int = 2, batch_size: int = 8
         merl = generate_synthetic_merl(tmp / "merl", forms=("action",), num_subjects=6,
                                        clips_per_class=clips_per_class, frame_size=(368, 272), seed=seed,
                                        progress=False)  # fmt: skip
-        clips_dm = lambda: MerlActionDataModule(root=str(merl / "action"), num_frames=NUM_FRAMES,  # noqa: E731
-                                                input_size=tuple(POSE_NET["input_size"]), **loader)  # fmt: skip
+
+        def clips_dm() -> MerlActionDataModule:
+            return MerlActionDataModule(root=str(merl / "action"), num_frames=NUM_FRAMES,
+                                        input_size=tuple(POSE_NET["input_size"]), **loader)  # fmt: skip
+
         dm = clips_dm()
         classes = list(dm.classes)
         pose = PoseModule(net=POSE_NET, optimizer=RMSPROP)

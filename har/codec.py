@@ -75,6 +75,15 @@ def crop_affine(
     return m
 
 
+def shift_affine(m: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+    """``m`` (image → crop) for a region of the image whose pixel (0, 0) is image pixel ``origin``."""
+    if not origin[0] and not origin[1]:
+        return m
+    out = m.copy()
+    out[:, 2] += m[:, :2] @ np.asarray(origin, dtype=np.float64)
+    return out
+
+
 def crop_source_window(m: np.ndarray, output_size: tuple[int, int], margin: int = 3) -> tuple[int, int, int, int]:
     """The image pixels (x0, y0, x1, y1, half-open) a crop of ``m`` (image → crop, crop (W, H) = ``output_size``)
     reads: the inverse image of the crop's rectangle, grown by ``margin`` pixels for bilinear sampling and sub-pixel

@@ -233,3 +233,6 @@ def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips()
             result["ms_per_clip"][f"{split}_whole"] / result["ms_per_clip"][f"{split}_roi"], rel=0.01
         )
     assert "crop regions only" in stdout
+    faults = result["page_faults_per_frame"]
+    assert set(faults) >= {"train_roi", "train_whole", "eval_roi", "eval_whole"}
+    assert all(isinstance(v, float) and v >= 0 for v in faults.values())

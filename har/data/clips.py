@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from har.codec import bbox_to_center_size, crop_affine, crop_source_window, invert_affine
+from har.codec import bbox_to_center_size, crop_affine, crop_source_window, invert_affine, shift_affine
 from har.data import jpeg_roi
 
 cv2.setNumThreads(1)  # one thread per DataLoader worker; parallelism comes from the workers
@@ -347,9 +347,8 @@ def warp_region(region: np.ndarray, origin: tuple[int, int], m: np.ndarray, inpu
     affine ``m`` into an (H, W, C) crop: what warping the whole frame gives, when the region holds the pixels
     :func:`har.codec.crop_source_window` names."""
     out_h, out_w = input_size
-    shifted = m.copy()
-    shifted[:, 2] += m[:, :2] @ np.asarray(origin, dtype=np.float64)
-    return cv2.warpAffine(region, shifted, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return cv2.warpAffine(region, shift_affine(m, origin), (out_w, out_h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
 
 
 class ClipDataset(Dataset):
@@ -364,13 +363,20 @@ class ClipDataset(Dataset):
         transform: windows, augmentation and warping; augmentation runs only when ``train``.
         train: random sampling and augmentation (a fresh :func:`sample_rng` per item), else deterministic.
         classes: class names, index = label.
+        roi_decode: decode only each frame's crop region where :meth:`read_encoded` gives the frames' JPEG bytes
+            (the same samples, faster; see :meth:`item`); datasets that cannot (videos) decode whole frames.
     """
 
-    def __init__(self, sampler: ClipSampler, transform: ClipTransform, train: bool, classes: Sequence[str]) -> None:
+    def __init__(self, sampler: ClipSampler, transform: ClipTransform, train: bool, classes: Sequence[str],
+                 roi_decode: bool = False) -> None:  # fmt: skip
         self.sampler = sampler
         self.transform = transform
         self.train = train
         self.classes = tuple(classes)
+        self.roi_decode = roi_decode
+        self._decode_region = jpeg_roi.RegionDecoder()
+        if roi_decode:
+            jpeg_roi.load()  # build (if needed) and load here, before DataLoader workers start; warns if it can't
 
     @property
     def num_classes(self) -> int:
@@ -406,8 +412,6 @@ class ClipDataset(Dataset):
         rng = sample_rng() if self.train else None
         return self.item(i, self.sampler(self.clip_length(i), rng), rng)
 
-    _scratch: np.ndarray | None = None  # the region decoder's reused buffer (per process: workers copy the dataset)
-
     def read_encoded(self, i: int, positions: np.ndarray) -> list[tuple[np.ndarray, str]] | None:
         """The encoded files of clip ``i``'s frames at ``positions`` with their paths, for decoding only the crop's
         region of each (see :meth:`item`), or None: frames are decoded whole by :meth:`read_frames`. Raises OSError
@@ -417,7 +421,7 @@ class ClipDataset(Dataset):
     def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None) -> dict:
         """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training)."""
         keypoints = self.keypoints(i, positions)
-        encoded = self.read_encoded(i, positions) if getattr(self, "roi_decode", False) else None
+        encoded = self.read_encoded(i, positions) if self.roi_decode else None
         sample = self._item_from_regions(i, positions, encoded, rng, keypoints) if encoded else None
         if sample is None:
             frames = self.read_frames(i, positions)
@@ -454,12 +458,9 @@ class ClipDataset(Dataset):
         crops = []
         for (data, path), m in zip(encoded, affines):
             try:
-                roi = jpeg_roi.decode_roi(data, crop_source_window(m, (out_w, out_h)), check_orientation=False,
-                                          scratch=self._scratch)  # fmt: skip
+                roi = self._decode_region(data, crop_source_window(m, (out_w, out_h)), check_orientation=False)
             except jpeg_roi.JpegDecodeError as err:
                 raise OSError(f"frame {path} (clip {self.clip_id(i)!r}) cannot be decoded ({err})") from None
-            if roi.image.base is not self._scratch:  # grew: keep the larger buffer for the next frames
-                self._scratch = roi.image.base if roi.image.base is not None else roi.image
             crops.append(warp_region(roi.image, roi.origin, m, (out_h, out_w)))
         clip = torch.from_numpy(np.ascontiguousarray(np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2)))  # BGR → RGB
         return self.transform.sample(clip, affines, flipped, keypoints)

@@ -13,7 +13,6 @@ from pycocotools.coco import COCO
 from har.data.batch_photometric import BatchPhotometric
 from har.data.coco import CocoFilters, CocoIndex, load_coco_index
 from har.data.loaders import LoaderDataModule
-from har.data import jpeg_roi
 from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
 from har.layouts import get_layout
 
@@ -155,8 +154,6 @@ class CocoPoseDataModule(LoaderDataModule):
             self.layout, self.input_size, self.hparams.padding, self.train_augmentation() if train else None
         )
         hp = self.hparams
-        if hp.roi_decode:
-            jpeg_roi.load()  # build (if needed) and load here, before the DataLoader workers start; warns if it can't
         return TopDownPoseDataset(index, self.image_dir(split), transform, hp.max_failure_fraction, hp.min_failures,
                                   hp.reduced_decode, hp.roi_decode)  # fmt: skip
 

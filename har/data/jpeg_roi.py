@@ -247,6 +247,23 @@ def decode_roi(
     return RoiImage(image, (ox + left, oy), (full_w, int(info[3])), stored, reduction, warnings, message)
 
 
+class RegionDecoder:
+    """:func:`decode_roi` into one buffer reused from call to call (grown when a region needs more): a fresh
+    buffer of hundreds of KB per sample costs page faults, at times as much as the decode. A region it returns is a
+    view of that buffer, valid until the next call: warp (or copy) it first. One per process: DataLoader workers
+    each get their own copy of the dataset holding it."""
+
+    def __init__(self) -> None:
+        self._buffer: np.ndarray | None = None
+
+    def __call__(self, data: np.ndarray, roi: tuple[int, int, int, int], reduction: int = 1,
+                 check_orientation: bool = True) -> RoiImage:  # fmt: skip
+        out = decode_roi(data, roi, reduction, check_orientation, scratch=self._buffer)
+        if out.image.base is not self._buffer:  # decoded into a new, larger buffer: keep that one
+            self._buffer = out.image.base
+        return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m har.data.jpeg_roi [--force]``: build the native decoder and say where it is."""
     import argparse

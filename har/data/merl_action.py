@@ -41,7 +41,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data import jpeg_roi
 from har.data.clips import ClipAugmentation, ClipDataset, ClipSampler, ClipTransform, MultiClipDataset, parse_box
 from har.data.loaders import LoaderDataModule
 from har.data.merl_classes import DEFAULT_ALIASES, MERL_CLASSES, label_key, label_table
@@ -251,13 +250,19 @@ def load_merl_action_index(
     )
 
 
+def read_frame_bytes(path: str, clip_id: str) -> np.ndarray:
+    """A frame file's bytes; OSError naming the file and the clip when it is missing."""
+    if not os.path.isfile(path):
+        raise OSError(f"frame {path} (clip {clip_id!r}) missing")
+    return np.fromfile(path, dtype=np.uint8)
+
+
 def read_frame(path: str, clip_id: str) -> np.ndarray:
     """An image file as (H, W, 3) uint8 RGB; OSError naming the file and the clip when it cannot be read."""
-    data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+    data = read_frame_bytes(path, clip_id)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        reason = "missing" if data is None else "cannot be decoded"
-        raise OSError(f"frame {path} (clip {clip_id!r}) {reason}")
+        raise OSError(f"frame {path} (clip {clip_id!r}) cannot be decoded")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -268,9 +273,8 @@ class MerlActionDataset(ClipDataset):
 
     def __init__(self, index: MerlActionIndex, sampler: ClipSampler, transform: ClipTransform, train: bool,
                  roi_decode: bool = True) -> None:  # fmt: skip
-        super().__init__(sampler, transform, train, index.classes)
+        super().__init__(sampler, transform, train, index.classes, roi_decode)
         self.index = index
-        self.roi_decode = roi_decode  # decode only each crop's JPEG region (same samples; see ClipDataset.item)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -280,14 +284,8 @@ class MerlActionDataset(ClipDataset):
 
     def read_encoded(self, i: int, positions: np.ndarray) -> list[tuple[np.ndarray, str]]:
         first = self.index.frames(i).start
-        out = []
-        for p in positions:
-            path = self.index.frame_path(first + int(p))
-            data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
-            if data is None:
-                raise OSError(f"frame {path} (clip {self.clip_id(i)!r}) missing")
-            out.append((data, path))
-        return out
+        paths = [self.index.frame_path(first + int(p)) for p in positions]
+        return [(read_frame_bytes(path, self.clip_id(i)), path) for path in paths]
 
     def read_frames(self, i: int, positions: np.ndarray) -> list[np.ndarray]:
         first = self.index.frames(i).start
@@ -454,6 +452,4 @@ class MerlActionDataModule(ClipDataModule):
             flip_index = layout.flip_index
         sampler, transform = self._clip_parts(train, flip_index)
         log.info("%s: %d clips, %d frames (%s split)", index.json_file, len(index), len(index.frame_files), split)
-        if hp.roi_decode:
-            jpeg_roi.load()  # build (if needed) and load here, before the DataLoader workers start; warns if it can't
         return MerlActionDataset(index, sampler, transform, train, hp.roi_decode)

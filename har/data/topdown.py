@@ -50,6 +50,7 @@ from har.codec import (
     crop_affine,
     crop_source_window,
     invert_affine,
+    shift_affine,
 )
 from har.data import jpeg_roi
 from har.data.coco import CocoIndex
@@ -272,15 +273,6 @@ def unreduced_affine(mr: np.ndarray, reduction: int) -> np.ndarray:
     return out
 
 
-def _shift_affine(m: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
-    """``m`` (image → crop) for a region of the image whose pixel (0, 0) is image pixel ``origin``."""
-    if not origin[0] and not origin[1]:
-        return m
-    out = m.copy()
-    out[:, 2] += m[:, :2] @ np.asarray(origin, dtype=np.float64)
-    return out
-
-
 def _is_jpeg(data: np.ndarray) -> bool:
     return data.size > 3 and data[0] == 0xFF and data[1] == 0xD8 and data[2] == 0xFF
 
@@ -408,7 +400,7 @@ class TopDownTransform:
             if resized is not None:
                 crop, snapped = resized
                 return crop, unreduced_affine(snapped, reduction)
-        crop = cv2.warpAffine(image, _shift_affine(mr, origin), self.input_size[::-1], flags=cv2.INTER_LINEAR,
+        crop = cv2.warpAffine(image, shift_affine(mr, origin), self.input_size[::-1], flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
         return crop, m
 
@@ -550,10 +542,10 @@ class TopDownPoseDataset(Dataset):
         self.roi_decode = roi_decode
         self.attempts = 0
         self.corrupt_reads = 0  # reads whose window held corrupt JPEG data (decoded with libjpeg's fill-in)
-        # The region decoder's reused buffer: a fresh multi-hundred-KB buffer per sample costs page faults, at times
-        # as much as the decode (bench/pipeline.py's "window decoder" row). Per process: workers copy the dataset.
-        self._scratch: np.ndarray | None = None
         self._corrupt_images: set[int] = set()
+        self._decode_region = jpeg_roi.RegionDecoder()
+        if roi_decode:
+            jpeg_roi.load()  # build (if needed) and load here, before DataLoader workers start; warns if it can't
         self.failures = 0
         self.failed_examples: list[str] = []  # the first few failure messages, for the stop message
         self._failed_images: set[int] = set()  # rows of the index's images that failed here (logged once each)
@@ -622,33 +614,32 @@ class TopDownPoseDataset(Dataset):
         Frame: the annotations are taken to be in the image as stored when its size is the annotation file's
         width × height (what COCO's annotation tool showed), and in the EXIF-oriented image when only that one has
         the annotation file's size; any other size is an ImageReadError naming both sizes. Where the annotation
-        file gives no size (0), the image as stored. Corrupt data inside the
-        window (which libjpeg fills in) is logged once per image; a file that ends before the window's rows, or
-        that cannot be decoded at all, is an ImageReadError.
+        file gives no size (0), the image as stored. Corrupt data inside the window (which libjpeg fills in) is
+        logged once per image; a file that ends before the window's rows, or that cannot be decoded at all, is an
+        ImageReadError.
         """
         reduction = decode_reduction(m) if self.reduced_decode else 1
         data, what = self._read(i)
         if self.roi_decode and _is_jpeg(data) and jpeg_roi.load() is not None:
             window = self.transform.source_window(m, reduction)
+            annotated = self._annotated_size(i)
             try:
                 try:
-                    roi = jpeg_roi.decode_roi(data, window, reduction, scratch=self._scratch)
+                    roi = self._decode_region(data, window, reduction)
                 except jpeg_roi.OrientedJpeg as err:
-                    if self._annotated_size(i) not in (None, err.stored_size):
+                    if annotated not in (None, err.stored_size):
                         raise  # the whole-image path applies the orientation
-                    roi = jpeg_roi.decode_roi(data, window, reduction, check_orientation=False, scratch=self._scratch)
+                    roi = self._decode_region(data, window, reduction, check_orientation=False)
             except jpeg_roi.JpegDecodeError as err:
                 raise ImageReadError(f"{what} cannot be decoded ({err})") from None
             except (jpeg_roi.OrientedJpeg, jpeg_roi.UnsupportedJpeg):
                 pass  # CMYK, or annotations in the EXIF-oriented frame: decoded whole below
             else:
-                if self._annotated_size(i) not in (None, roi.stored_size):
-                    (w, h), (width, height) = roi.stored_size, self._annotated_size(i)
+                if annotated not in (None, roi.stored_size):
+                    (w, h), (width, height) = roi.stored_size, annotated
                     raise ImageReadError(f"{what} is {w}x{h} pixels but the annotation file gives {width}x{height}")
                 if roi.warnings:
                     self._log_corrupt(i, what, roi.warning)
-                if roi.image.base is not self._scratch:  # grew: keep the larger buffer for the next samples
-                    self._scratch = roi.image.base
                 return roi.image, reduction, roi.origin
         image, reduction = self._decode_whole(i, data, what, reduction)
         return image, reduction, (0, 0)

@@ -32,7 +32,7 @@ from har.tools.extract_pose_features import file_sha256, load_pose_network
 USAGE = "usage: python -m har.tools.merge_action_head head=HEAD.ckpt [pose=POSE.ckpt] out=merged.ckpt [force=true]"
 
 
-def _features_meta(head: dict, head_path: Path) -> tuple[dict | None, Path | None]:
+def _features_meta(head: dict) -> tuple[dict | None, Path | None]:
     """The ``meta.json`` of the features folder the head was trained on (its datamodule's ``root``), if found."""
     root = (head.get("datamodule_hyper_parameters") or {}).get("root")
     if not root:
@@ -55,7 +55,7 @@ def merge_action_head(head_path: str | Path, out: str | Path, pose_path: str | P
     if "feature_channels" not in hp or "classes" not in hp:
         raise ValueError(f"{head_path}: not an action head trained on pose features (FeatureActionModule): it has "
                          f"hyper-parameters {sorted(hp)[:8]}")  # fmt: skip
-    meta, meta_path = _features_meta(head, head_path)
+    meta, meta_path = _features_meta(head)
     recorded = (meta or {}).get("pose_checkpoint") or {}
     if pose_path is None:
         if not recorded.get("path"):
