@@ -160,6 +160,53 @@ PA16J = JointLayout(
     upper_body=(1, 2, 3, 4, 5, 6, 7, 8, 9),  # thorax, neck, head, arms; pelvis, hips and legs are the lower body
 )
 
+# deephar's pa17j (deephar/utils/pose.py): pa16j plus the middle of the spine, the layout of its Human3.6M model.
+_PA17J_JOINTS = (*_PA16J_JOINTS, "spine")
+
+PA17J = JointLayout(
+    name="pa17j",
+    joints=_PA17J_JOINTS,
+    flip_pairs=PA16J.flip_pairs,
+    skeleton=((0, 16), (16, 1), *PA16J.skeleton[1:]),  # pelvis - spine - thorax instead of pelvis - thorax
+    colors=_side_colors(_PA17J_JOINTS),
+    upper_body=(*PA16J.upper_body, 16),
+)
+
+# deephar's pa20j: pa16j plus hands and feet, in deephar's order (its NTU action model's layout).
+_PA20J_JOINTS = (
+    "pelvis", "thorax", "neck", "head", "r_sho", "l_sho", "r_elb", "l_elb", "r_wri", "l_wri",
+    "r_hand", "l_hand", "r_hip", "l_hip", "r_knee", "l_knee", "r_ank", "l_ank", "r_foot", "l_foot",
+)  # fmt: skip
+
+PA20J = JointLayout(
+    name="pa20j",
+    joints=_PA20J_JOINTS,
+    flip_pairs=((4, 5), (6, 7), (8, 9), (10, 11), (12, 13), (14, 15), (16, 17), (18, 19)),
+    skeleton=(
+        (0, 1),
+        (1, 2),
+        (2, 3),
+        (1, 4),
+        (1, 5),
+        (4, 6),
+        (6, 8),
+        (8, 10),
+        (5, 7),
+        (7, 9),
+        (9, 11),
+        (0, 12),
+        (0, 13),
+        (12, 14),
+        (14, 16),
+        (16, 18),
+        (13, 15),
+        (15, 17),
+        (17, 19),
+    ),  # fmt: skip
+    colors=_side_colors(_PA20J_JOINTS),
+    upper_body=tuple(range(1, 12)),  # thorax, neck, head, arms and hands
+)
+
 _REGISTRY: dict[str, JointLayout] = {}
 
 
@@ -177,5 +224,5 @@ def get_layout(name: str) -> JointLayout:
         raise KeyError(f"unknown joint layout {name!r}; known: {sorted(_REGISTRY)}") from None
 
 
-for _layout in (COCO17, PA16J):
+for _layout in (COCO17, PA16J, PA17J, PA20J):
     register_layout(_layout)
