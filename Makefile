@@ -25,9 +25,9 @@ $(STAMP): requirements.txt
 
 # The ROI JPEG decoder (C, against the system's libjpeg-turbo). Optional: without a compiler or libjpeg-turbo's
 # headers, images are decoded whole (slower, same crops) and this says why.
-NATIVE := har/data/_native/libhar_roi_jpeg.so
-$(NATIVE): har/data/_native/roi_jpeg.c $(STAMP)
-	@$(PY) -m har.data.jpeg_roi --optional
+NATIVE := har/data/io/_native/libhar_roi_jpeg.so
+$(NATIVE): har/data/io/_native/roi_jpeg.c $(STAMP)
+	@$(PY) -m har.data.io.jpeg_roi --optional
 
 install: $(STAMP) $(NATIVE)
 

@@ -9,7 +9,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from har.pipeline import evaluate  # noqa: E402
+from har.run.pipeline import evaluate  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")

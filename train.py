@@ -10,9 +10,9 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from har.pipeline import train  # noqa: E402
-from har.utils.launch import sweep_objective  # noqa: E402
-from har.utils.resume import continue_in_run_folder  # noqa: E402
+from har.run.launch import sweep_objective  # noqa: E402
+from har.run.pipeline import train  # noqa: E402
+from har.run.resume import continue_in_run_folder  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -47,13 +47,14 @@ import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 
 from bench.common import command_line, machine_info, print_json_line, print_table  # noqa: E402
-from har.data.merl_action import MerlActionDataModule  # noqa: E402
-from har.data.pose_features import PoseFeatureDataModule  # noqa: E402
-from har.data.synthetic_merl import generate_synthetic_merl  # noqa: E402
-from har.modules.action_module import ActionModule  # noqa: E402
-from har.modules.feature_action_module import FeatureActionModule  # noqa: E402
-from har.modules.pose_module import PoseModule  # noqa: E402
-from har.tools.extract_pose_features import extract_pose_features, load_pose_network  # noqa: E402
+from har.checkpoints import load_pose_network  # noqa: E402
+from har.data.datamodules.merl_action import MerlActionDataModule  # noqa: E402
+from har.data.datamodules.pose_features import PoseFeatureDataModule  # noqa: E402
+from har.lit.action import ActionModule  # noqa: E402
+from har.lit.feature_action import FeatureActionModule  # noqa: E402
+from har.lit.pose import PoseModule  # noqa: E402
+from har.synthetic.merl import generate_synthetic_merl  # noqa: E402
+from har.tools.extract_pose_features import extract_pose_features  # noqa: E402
 
 POSE_NETS = {
     "demo": {"num_joints": 17, "num_blocks": 2, "width": 64, "input_size": [128, 128], "bn_momentum": 0.1},

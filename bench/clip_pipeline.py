@@ -36,9 +36,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.common import command_line, machine_info, print_json_line, print_table  # noqa: E402
-from har.data import jpeg_roi  # noqa: E402
-from har.data.merl_action import MerlActionDataModule  # noqa: E402
-from har.data.synthetic_merl import generate_synthetic_merl  # noqa: E402
+from har.data.datamodules.merl_action import MerlActionDataModule  # noqa: E402
+from har.data.io import jpeg_roi  # noqa: E402
+from har.synthetic.merl import generate_synthetic_merl  # noqa: E402
 
 
 def _minor_faults() -> int:
@@ -50,7 +50,7 @@ def _items_pass(ds, seeds: list[int], faults: list[int] | None = None) -> float:
     faults_before = _minor_faults()
     start = time.perf_counter()
     for i, seed in enumerate(seeds):
-        torch.manual_seed(seed)  # the clip's positions and augmentation (har.data.clips.sample_rng)
+        torch.manual_seed(seed)  # the clip's positions and augmentation (har.data.sampling.sample_rng)
         ds[i]
     elapsed = time.perf_counter() - start
     if faults is not None:

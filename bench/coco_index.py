@@ -1,4 +1,4 @@
-"""COCO index benchmark: ``har.data.coco.load_coco_index`` against pycocotools' ``COCO()`` at COCO-train scale.
+"""COCO index benchmark: ``har.data.formats.coco.load_coco_index`` against pycocotools' ``COCO()`` at COCO-train scale.
 
 Generates a person-keypoints annotation file shaped like ``person_keypoints_train2017.json`` (by default 150k
 keypoint-labelled persons among ~263k person annotations on ~64k images, with crowd regions, persons without labelled
@@ -147,8 +147,8 @@ def generate_annotations(path: Path, instances: int = 150_000, seed: int = 0) ->
             }  # fmt: skip
         )
 
-    from har.data.synthetic_coco import coco_category
     from har.layouts import get_layout
+    from har.synthetic.coco import coco_category
 
     coco = {
         "info": {"description": "har bench: COCO-train-scale synthetic person keypoints", "version": "1.0"},
@@ -225,7 +225,7 @@ def child_coco_load(ann: Path) -> dict:
 
 def child_index_load(ann: Path, cache: bool) -> dict:
     """Time and RSS growth of ``load_coco_index(ann, cache=cache)``."""
-    from har.data.coco import load_coco_index
+    from har.data.formats.coco import load_coco_index
 
     rss0 = _rss()
     start = time.perf_counter()
@@ -251,7 +251,7 @@ def child_traced(ann: Path, what: str) -> dict:
             with contextlib.redirect_stdout(io.StringIO()):
                 return COCO(str(ann))
     else:
-        from har.data.coco import load_coco_index
+        from har.data.formats.coco import load_coco_index
 
         def load():
             return load_coco_index(ann, cache=what == "index_cached")
@@ -304,8 +304,10 @@ def child_workers(ann: Path, mode: str, batch_size: int = 64) -> dict:
     import torch
     from torch.utils.data import DataLoader, Dataset
 
-    from har.data.coco import load_coco_index
-    from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
+    from har.data.datasets.topdown import TopDownPoseDataset
+    from har.data.formats.coco import load_coco_index
+    from har.data.transforms.augmentation import Augmentation
+    from har.data.transforms.topdown import TopDownTransform
     from har.layouts import COCO17
 
     torch.set_num_threads(1)

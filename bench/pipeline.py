@@ -1,20 +1,21 @@
 """Data-pipeline cost per training sample over JPEG decode alone, on one core.
 
 A training sample is ``TopDownPoseDataset.__getitem__`` with the training augmentation of
-``conf/data/coco.yaml``: read, decode of the crop's window only (:mod:`har.data.jpeg_roi`), window and affine,
+``conf/data/coco.yaml``: read, decode of the crop's window only (:mod:`har.data.io.jpeg_roi`), window and affine,
 warp, the worker's photometric ops, targets. The reference is reading and decoding the same images whole at full
 resolution (``np.fromfile`` + ``cv2.imdecode``), once per sample. What the window-only decode saves depends on how
 much of its image a person's window covers: the table gives the fraction of pixels decoded, and the rows "ROI
 decode off" give the whole-image pipeline (the cost when every window covers its whole image).
 
-Images are COCO-sized synthetic people (``har.data.synthetic_coco``, 480-640 px) generated into a temporary folder,
+Images are COCO-sized synthetic people (``har.synthetic.coco``, 480-640 px) generated into a temporary folder,
 then given a photo-like texture (``--texture``, multi-scale noise) so that their JPEGs weigh what COCO's do (about
 0.5 bytes per pixel: train2017 is 18 GB for 118k images of about 640×480); ``--texture 0`` keeps the generator's
 flat colours (about 0.18 bytes per pixel, cheaper to decode). ``--data-dir`` measures a real COCO folder instead.
 
 ``conf/data/coco.yaml`` runs the photometric ops other than JPEG re-compression on the training device
 (``augment.photometric.on_device``); the row "photometric in the worker" measures the all-in-worker placement, and
-the device-side cost per sample of :class:`har.data.batch_photometric.BatchPhotometric` on this CPU is reported too.
+the device-side cost per sample of :class:`har.data.transforms.batch_photometric.BatchPhotometric` on this CPU is
+reported too.
 
 Usage::
 
@@ -48,12 +49,14 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from bench.common import print_json_line  # noqa: E402
-from har.data import jpeg_roi  # noqa: E402
-from har.data.batch_photometric import BatchPhotometric  # noqa: E402
-from har.data.coco import load_coco_index  # noqa: E402
-from har.data.synthetic_coco import generate_synthetic_coco  # noqa: E402
-from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform  # noqa: E402
+from har.data.datasets.topdown import TopDownPoseDataset  # noqa: E402
+from har.data.formats.coco import load_coco_index  # noqa: E402
+from har.data.io import jpeg_roi  # noqa: E402
+from har.data.transforms.augmentation import Augmentation  # noqa: E402
+from har.data.transforms.batch_photometric import BatchPhotometric  # noqa: E402
+from har.data.transforms.topdown import TopDownTransform  # noqa: E402
 from har.layouts import get_layout  # noqa: E402
+from har.synthetic.coco import generate_synthetic_coco  # noqa: E402
 
 GOAL = 1.25  # sample / decode alone
 JPEG_QUALITY = 90  # the generator's
@@ -119,7 +122,7 @@ def _window_decoder_whole_pass(files: list[Path]) -> float:
 
 
 def _sample_pass(ds: TopDownPoseDataset, seed: int, order: list[int]) -> float:
-    np.random.seed(seed)
+    torch.manual_seed(seed)
     start = time.perf_counter()
     for i in order:
         ds[i]
@@ -135,7 +138,7 @@ def _breakdown_pass(
     """The steps of ``TopDownPoseDataset.load``, timed one by one (seconds summed over the dataset), the decode
     reductions used, and the fraction of the (reduced) images' pixels decoded. ``buckets`` accumulates, by the
     fraction of its image a sample decodes: [samples, sample seconds, whole-image decode seconds]."""
-    np.random.seed(seed)
+    torch.manual_seed(seed)
     t, idx = ds.transform, ds.index
     clock = time.perf_counter
     acc = dict.fromkeys(("window", "decode", "warp", "photometric", "targets"), 0.0)

@@ -118,7 +118,7 @@ def make_step(module, kind: str, batch: tuple, device, dtype, compile_backend: s
     compiled when ``compile_backend`` is given), backward, optimizer step, gradients cleared."""
     import torch
 
-    from har.losses import pose_loss
+    from har.models.losses import pose_loss
 
     optimizer = module.configure_optimizers()["optimizer"]
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
@@ -202,7 +202,9 @@ def bench_model(name: str, batch_size: int, warmup: int, iters: int, device, dty
         "sample": "image" if spec.kind == "pose" else f"clip of {data_cfg.num_frames} frames",
         "frames_per_sample": 1 if spec.kind == "pose" else int(data_cfg.num_frames),
         "optimizer": cfg.model.optimizer._target_.rsplit(".", 1)[-1],
-        "loss": "har.losses.pose_loss" if spec.kind == "pose" else "ActionModule.action_loss (cross-entropy, heads)",
+        "loss": "har.models.losses.pose_loss"
+        if spec.kind == "pose"
+        else "ActionModule.action_loss (cross-entropy, heads)",
         "params": sum(p.numel() for p in eager.parameters()),
         "batch_size": batch_size,
         "warmup": warmup,

@@ -18,7 +18,7 @@ TINY = {"num_train": 24, "num_val": 9, "seed": 0}  # 13 val instances: odd, so D
 @pytest.fixture(scope="session")
 def tiny_coco(tmp_path_factory) -> Path:
     """A 24/9-image synthetic dataset in the COCO layout, generated once per test session."""
-    from har.data.synthetic_coco import ensure_synthetic_coco
+    from har.synthetic.coco import ensure_synthetic_coco
 
     root = tmp_path_factory.mktemp("data") / "synthetic_coco"
     return ensure_synthetic_coco(root, **TINY)
@@ -31,7 +31,7 @@ TINY_MERL = {"num_subjects": 6, "clips_per_class": 1, "frame_size": (184, 136), 
 @pytest.fixture(scope="session")
 def tiny_merl(tmp_path_factory) -> Path:
     """Synthetic MERL Shopping data in its three forms (pose/, action/, videos/), small, generated once."""
-    from har.data.synthetic_merl import ensure_synthetic_merl
+    from har.synthetic.merl import ensure_synthetic_merl
 
     return ensure_synthetic_merl(tmp_path_factory.mktemp("data") / "synthetic_merl", progress=False, **TINY_MERL)
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from har.modules.action_module import HEADS, ActionModule
-from har.modules.pose_module import PoseModule
+from har.lit.action import HEADS, ActionModule
+from har.lit.pose import PoseModule
 
 POSE_NET = {"num_joints": 17, "num_blocks": 1, "width": 32, "input_size": [64, 64]}
 SGD = {"_target_": "torch.optim.SGD", "lr": 0.1, "momentum": 0.95, "nesterov": True}

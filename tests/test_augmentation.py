@@ -11,18 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from har.codec import apply_affine, crop_affine
-from har.data.coco import load_coco_index
-from har.data.topdown import (
-    Augmentation,
-    HueSaturation,
-    Photometric,
-    TopDownPoseDataset,
-    TopDownTransform,
-    decode_reduction,
-    reduced_affine,
-    unreduced_affine,
-)
+from har.data.datasets.topdown import TopDownPoseDataset
+from har.data.formats.coco import load_coco_index
+from har.data.transforms.augmentation import Augmentation
+from har.data.transforms.photometric import HueSaturation, Photometric
+from har.data.transforms.topdown import TopDownTransform
+from har.geometry.affine import apply_affine, crop_affine, decode_reduction, reduced_affine, unreduced_affine
 from har.layouts import COCO17, PA16J
 
 GEOMETRY_OFF = {"rotation_prob": 0.0, "scale": (1.0, 1.0), "translation": 0.0, "flip_prob": 0.0}
@@ -82,7 +76,7 @@ def _copy_split(src, dst, split="val2017"):
 
 
 def _items(ds, seed=0):
-    np.random.seed(seed)
+    torch.manual_seed(seed)
     return [ds[i] for i in range(len(ds))]
 
 
@@ -198,7 +192,7 @@ def test_reduced_resolution_decode_keeps_targets_and_crops(tmp_path, rotation_pr
     transform = TopDownTransform(COCO17, (128, 96), augment=aug)
     full, reduced = (TopDownPoseDataset(index, tmp_path, transform, reduced_decode=flag) for flag in (False, True))
     for seed in range(4):
-        np.random.seed(seed)
+        torch.manual_seed(seed)
         m, _ = transform.affine(index.bboxes[0], index.keypoints[0])
         assert decode_reduction(m) >= 4  # a ~800 px window for a 96 px wide crop
         a, b = _items(full, seed)[0], _items(reduced, seed)[0]
@@ -254,7 +248,7 @@ def test_unreadable_image_is_replaced_logged_and_counted(tiny_coco, tmp_path, ca
     _corrupt(tmp_path / "val2017" / bad_file)
     bad = [i for i in range(len(index)) if index.image_file(i) == bad_file]
     ds = TopDownPoseDataset(index, tmp_path / "val2017", TopDownTransform(COCO17, (64, 64)))
-    with caplog.at_level(logging.WARNING, logger="har.data.topdown"):
+    with caplog.at_level(logging.WARNING, logger="har.data.transforms.topdown"):
         items = _items(ds)
     assert [int(s["index"]) for s in items if int(s["index"]) in bad] == []
     substitute = max(bad) + 1  # the next instance whose image reads

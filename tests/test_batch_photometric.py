@@ -1,4 +1,5 @@
-"""Photometric augmentation on the device (har.data.batch_photometric) against the worker-side ops, and its hook."""
+"""Photometric augmentation on the device (har.data.transforms.batch_photometric) against the worker-side ops, and
+its hook."""
 
 import albumentations as A
 import cv2
@@ -7,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from har.data.batch_photometric import BatchPhotometric
-from har.data.coco_datamodule import CocoPoseDataModule
-from har.data.topdown import ChannelGamma, HueSaturation, Photometric
+from har.data.datamodules.coco import CocoPoseDataModule
+from har.data.transforms.batch_photometric import BatchPhotometric
+from har.data.transforms.photometric import ChannelGamma, HueSaturation, Photometric
 
 B, H, W = 4, 24, 20
 

@@ -6,22 +6,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from har.codec import apply_affine
-from har.data.clips import (
-    ClipAugmentation,
-    ClipJitter,
-    ClipSampler,
-    ClipTransform,
-    clip_affines,
-    clip_windows,
-    fill_empty_boxes,
-    keypoints_to_crop,
-    parse_box,
-    subset_indices,
-    union_box,
-    warp_clip,
-    window_indices,
-)
+from har.data.sampling import ClipSampler, subset_indices, window_indices
+from har.data.transforms.augmentation import GeometricAugmentation, Jitter
+from har.data.transforms.clip import ClipTransform, clip_affines, clip_windows, keypoints_to_crop, warp_clip
+from har.geometry.affine import apply_affine
+from har.geometry.boxes import fill_empty_boxes, parse_box, union_box
 
 
 def deephar_clip_index(sequence_size, subsample, num_frames, rng=None):
@@ -167,7 +156,7 @@ def test_flip_applies_to_every_frame_of_the_clip():
     frames = _frames()
     boxes = np.array([[8, 6, 56, 42]] * 3, dtype=float)
     plain = ClipTransform((32, 32), crop="clip")(frames, boxes)
-    aug = ClipAugmentation(rotation=0, rotation_prob=0, scale=(1, 1), translation=0, flip_prob=1.0)
+    aug = GeometricAugmentation(rotation=0, rotation_prob=0, scale=(1, 1), translation=0, flip_prob=1.0)
     flipped = ClipTransform((32, 32), crop="clip", augment=aug)(frames, boxes, np.random.default_rng(0))
     assert flipped["flipped"].item() and not plain["flipped"].item()
     assert flipped["frames"].shape == (3, 3, 32, 32)
@@ -182,7 +171,7 @@ def test_flip_applies_to_every_frame_of_the_clip():
 def test_one_augmentation_draw_for_all_frames():
     frames = _frames(t=4)
     boxes = np.array([[8, 6, 56, 42], [10, 6, 58, 42], [12, 8, 58, 44], [8, 6, 50, 40]], dtype=float)
-    aug = ClipAugmentation(rotation=20, rotation_prob=1.0, scale=(0.8, 1.2), translation=0.1, flip_prob=0.5)
+    aug = GeometricAugmentation(rotation=20, rotation_prob=1.0, scale=(0.8, 1.2), translation=0.1, flip_prob=0.5)
     out = ClipTransform((32, 32), crop="clip", augment=aug)(frames, boxes, np.random.default_rng(3))
     m = out["crop_to_image"]
     assert m.shape == (4, 2, 3) and all(np.allclose(m[0], m[t]) for t in range(4))  # crop=clip: equal per frame
@@ -202,7 +191,7 @@ def test_frame_crop_centres_each_frames_box():
 
 def test_keypoints_follow_the_crop_and_swap_sides_on_a_flip():
     centers, sizes = np.array([[31.5, 23.5]] * 2), np.array([[64.0, 64.0]] * 2)
-    affines = clip_affines(centers, sizes, (64, 64), ClipJitter(flip=True))
+    affines = clip_affines(centers, sizes, (64, 64), Jitter(flip=True))
     kp = np.array([[[10.0, 20.0, 1.0], [50.0, 20.0, 1.0], [30.0, 5.0, 0.0]]] * 2)
     out = keypoints_to_crop(kp, affines, flip=True, flip_index=np.array([1, 0, 2]))
     # joint 0 (left, at image x=10) after the flip is the old right joint (image x=50) → crop x = 63 - 50 = 13
@@ -220,7 +209,9 @@ def test_warp_clip_shape_and_dtype():
 def test_multi_clip_testing_spreads_windows_and_mirrors_them():
     import torch
 
-    from har.data.clips import MultiClipDataset, flip_sample, multi_clip_positions
+    from har.data.datasets.clips import MultiClipDataset
+    from har.data.sampling import multi_clip_positions
+    from har.data.transforms.clip import flip_sample
 
     windows = multi_clip_positions(40, 8, 2, 3)
     assert [w[0] for w in windows] == [0, 12, 25] and all(np.all(np.diff(w) == 2) for w in windows)

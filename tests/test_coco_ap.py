@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from har.layouts import COCO17
+from har.lit.pose import PoseModule
 from har.metrics.coco_ap import coco_keypoint_ap, load_coco_gt
-from har.modules.pose_module import PoseModule
 
 
 def _results_from_gt(gt, jitter=0.0, seed=0):
@@ -61,7 +61,7 @@ def test_flip_test_averages_with_the_mirrored_prediction():
 
 def test_test_stage_logs_oks_ap_from_the_written_predictions(tiny_coco, tmp_path):
     """The AP logged at test time is COCOeval's on exactly the records written to predictions.json."""
-    from har.pipeline import train
+    from har.run.pipeline import train
     from tests.conftest import tiny_data_overrides
     from tests.test_configs import compose_config
 
@@ -79,7 +79,7 @@ def test_an_unreadable_val_image_leaves_one_prediction_per_instance(tiny_coco, t
     predictions.json holds each readable instance once and none for the unreadable image's people."""
     import shutil
 
-    from har.pipeline import train
+    from har.run.pipeline import train
     from tests.conftest import tiny_data_overrides
     from tests.test_configs import compose_config
 

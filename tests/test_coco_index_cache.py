@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from har.data import coco
-from har.data.coco import CocoFilters, load_coco_index
+from har.data.formats import coco
+from har.data.formats.coco import CocoFilters, load_coco_index
 
 ARRAYS = ("image_ids", "image_files", "image_sizes", "ann_ids", "ann_image", "bboxes", "keypoints", "areas")
 
@@ -97,7 +97,7 @@ def _inconsistent(path):
 def test_a_corrupt_cache_is_ignored_and_rebuilt(ann_file, damage, caplog):
     built = load_coco_index(ann_file)
     damage(built.cache_file)
-    with caplog.at_level(logging.WARNING, logger="har.data.coco"):
+    with caplog.at_level(logging.WARNING, logger="har.data.formats.coco"):
         rebuilt = load_coco_index(ann_file)
     assert not rebuilt.from_cache and "ignoring the unreadable COCO index cache" in caplog.text
     _assert_same(built, rebuilt)
@@ -123,7 +123,7 @@ def test_unwritable_annotation_folder_falls_back_to_the_cache_dir(ann_file, tmp_
 
     # Nothing writable: a warning, and the index all the same.
     monkeypatch.setattr(coco, "_save_npz", lambda path, arrays: read_only(path.parent.parent, arrays))
-    with caplog.at_level(logging.WARNING, logger="har.data.coco"):
+    with caplog.at_level(logging.WARNING, logger="har.data.formats.coco"):
         alone = load_coco_index(ann_file, filters=CocoFilters(min_keypoints=3))
     assert alone.cache_file is None and "continuing without it" in caplog.text and len(alone) == 2
 
@@ -172,8 +172,8 @@ def _plant_faults(ann_path):
 
 
 def test_datamodule_writes_the_data_report_and_one_summary_line(tmp_path, caplog):
-    from har.data.coco_datamodule import CocoPoseDataModule
-    from har.data.synthetic_coco import generate_synthetic_coco
+    from har.data.datamodules.coco import CocoPoseDataModule
+    from har.synthetic.coco import generate_synthetic_coco
 
     root = generate_synthetic_coco(tmp_path / "coco", 8, 6, progress=False)
     planted = _plant_faults(root / "annotations" / "person_keypoints_val2017.json")
@@ -207,8 +207,8 @@ def test_benchmark_quick_run_prints_its_figures_last(capsys):
 
 def test_prepare_data_builds_the_caches_so_that_every_rank_reads_them(tmp_path):
     """prepare_data runs once per node: after it, setup (on every rank) reads the index from its cache."""
-    from har.data.coco_datamodule import CocoPoseDataModule
-    from har.data.synthetic_coco import generate_synthetic_coco
+    from har.data.datamodules.coco import CocoPoseDataModule
+    from har.synthetic.coco import generate_synthetic_coco
 
     root = generate_synthetic_coco(tmp_path / "coco", 6, 4, progress=False)
     dm = CocoPoseDataModule(str(root), input_size=(64, 64), num_workers=0)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from har.codec import apply_affine
-from har.data.coco import CocoFilters, load_coco_index
-from har.data.topdown import Augmentation, TopDownPoseDataset, TopDownTransform
+from har.data.datasets.topdown import TopDownPoseDataset
+from har.data.formats.coco import CocoFilters, load_coco_index
+from har.data.transforms.augmentation import Augmentation
+from har.data.transforms.topdown import TopDownTransform
+from har.geometry.affine import apply_affine
 from har.layouts import COCO17
 
 
@@ -79,7 +81,7 @@ def test_warped_image_and_targets_agree(tmp_path, augment):
     _image_with_dots(tmp_path, kps)
     index = load_coco_index(path)
     transform = TopDownTransform(COCO17, (64, 48), augment=augment)
-    np.random.seed(0)
+    torch.manual_seed(0)
     sample = TopDownPoseDataset(index, tmp_path, transform)[0]
     assert sample["image"].shape == (3, 64, 48) and sample["image"].dtype == torch.uint8
     assert bool(sample["flipped"]) == (augment is not None)

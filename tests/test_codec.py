@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from har.codec import HeatmapCodec, apply_affine, apply_affine_torch, bbox_to_center_size, crop_affine, invert_affine
+from har.codec import HeatmapCodec
+from har.geometry.affine import apply_affine, apply_affine_torch, crop_affine, invert_affine
+from har.geometry.boxes import bbox_to_center_size
 from har.models.soft_argmax import soft_argmax_2d
 
 

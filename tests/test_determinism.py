@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from har.pipeline import train
+from har.run.pipeline import train
 from tests.conftest import tiny_data_overrides
 from tests.test_configs import compose_config
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from har.pipeline import evaluate, train
+from har.run.pipeline import evaluate, train
 from tests.test_configs import EXPERIMENTS, compose_config, small_run_overrides
 
 # One training step, one validation batch (checkpoint), two test batches.

@@ -6,8 +6,8 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from har.modules.action_module import ActionModule
-from har.modules.pose_module import PoseModule
+from har.lit.action import ActionModule
+from har.lit.pose import PoseModule
 from har.tools.export_onnx import export_pose_onnx, main
 from tests.test_predict import save_action_checkpoint, save_pose_checkpoint
 

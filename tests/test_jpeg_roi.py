@@ -1,4 +1,4 @@
-"""Region-of-interest JPEG decoding (har.data.jpeg_roi) and its use by the top-down dataset: the same pixels and
+"""Region-of-interest JPEG decoding (har.data.io.jpeg_roi) and its use by the top-down dataset: the same pixels and
 samples as a whole decode, the image frame (EXIF orientation, size check), corrupt data and the fallback."""
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from har.data import jpeg_roi
-from har.data.coco import load_coco_index
-from har.data.topdown import Augmentation, ImageReadError, TopDownPoseDataset, TopDownTransform
+from har.data.datasets.topdown import TopDownPoseDataset
+from har.data.formats.coco import load_coco_index
+from har.data.io import jpeg_roi
+from har.data.io.images import ImageReadError
+from har.data.transforms.augmentation import Augmentation
+from har.data.transforms.topdown import TopDownTransform
 from har.layouts import COCO17
 
 FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
@@ -141,7 +144,7 @@ def test_the_image_frame_is_the_one_with_the_annotated_size(tmp_path, roi):
 
 
 def _samples(ds, seed):
-    np.random.seed(seed)
+    torch.manual_seed(seed)
     return [ds[i] for i in range(len(ds))]
 
 
@@ -160,7 +163,7 @@ def test_dataset_samples_are_identical_with_and_without_roi_decode(tiny_coco, re
         for a, b in zip(_samples(whole, seed), _samples(roi, seed), strict=True):
             for key in a:
                 assert torch.equal(a[key], b[key]), key
-        np.random.seed(seed)
+        torch.manual_seed(seed)
         for i in range(len(index)):
             m, _ = transform.affine(index.bboxes[i], index.keypoints[i])
             image, _, _ = roi.decode_window(i, m)
@@ -173,7 +176,7 @@ def test_corrupt_data_in_the_window_is_logged_once_and_counted(tmp_path, caplog)
     data = _jpeg(_texture(480, 640))
     data[data.size // 2 : data.size // 2 + 4] = [0xFF, 0xD3, 0xFF, 0xD5]
     ds = _one_image_dataset(tmp_path, data, (640, 480), [100.0, 300.0, 200.0, 150.0])
-    with caplog.at_level(logging.WARNING, logger="har.data.topdown"):
+    with caplog.at_level(logging.WARNING, logger="har.data.transforms.topdown"):
         ds[0], ds[0]
     assert ds.corrupt_reads == 2 and ds.failures == 0
     assert caplog.text.count("corrupt JPEG data inside the crop's window") == 1
@@ -228,8 +231,8 @@ def test_a_cmyk_jpeg_is_decoded_whole_by_opencv(tmp_path):
 @pytest.mark.parametrize("train", [True, False])
 def test_clip_samples_are_identical_with_and_without_roi_decode(tiny_merl, monkeypatch, crop, train):
     """MERL action clips: each frame decoded only over its crop's region gives the samples whole frames give."""
-    from har.data import clips
-    from har.data.merl_action import MerlActionDataModule
+    from har.data.datamodules.merl_action import MerlActionDataModule
+    from har.data.datasets import clips
 
     dm = MerlActionDataModule(root=str(tiny_merl / "action"), num_frames=4, input_size=(64, 48), crop=crop,
                               num_workers=0, persistent_workers=False, pin_memory=False)  # fmt: skip
@@ -246,7 +249,7 @@ def test_clip_samples_are_identical_with_and_without_roi_decode(tiny_merl, monke
 
     monkeypatch.setattr(clips.jpeg_roi, "decode_roi", recording_decode)
     for i in range(len(roi)):
-        torch.manual_seed(i)  # the clip's augmentation stream (har.data.clips.sample_rng)
+        torch.manual_seed(i)  # the clip's augmentation stream (har.data.sampling.sample_rng)
         a = roi[i]
         torch.manual_seed(i)
         b = whole[i]
@@ -259,7 +262,7 @@ def test_clip_samples_are_identical_with_and_without_roi_decode(tiny_merl, monke
 def test_windows_across_or_beyond_the_image_edges_give_the_whole_decodes_crop(rotation):
     """Windows partly or wholly outside the image (translation augmentation, boxes at the border): the region decode
     (clipped, or the nearest pixel when nothing is inside) warps to the crop the whole image gives."""
-    from har.codec import crop_affine
+    from har.geometry.affine import crop_affine
 
     data = _jpeg(_texture(240, 320))
     whole = cv2.imdecode(data, cv2.IMREAD_COLOR)

@@ -167,7 +167,7 @@ def test_swapped_same_shape_layers_are_caught_by_their_names(fixture, tmp_path):
 def test_converter_cli_writes_a_checkpoint_that_reproduces_keras(fixture, tmp_path):
     """`python -m har.tools.import_deephar WEIGHTS.h5 OUT.ckpt` → a checkpoint evaluate.py loads
     (PoseModule.load_from_checkpoint with weights_only=True), computing the Keras outputs."""
-    from har.modules.pose_module import PoseModule
+    from har.lit.pose import PoseModule
     from har.tools.import_deephar import main
 
     io, _ = fixture

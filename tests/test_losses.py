@@ -2,7 +2,7 @@
 
 import torch
 
-from har.losses import pose_loss
+from har.models.losses import pose_loss
 
 
 def _inputs(k=2, b=3, j=4, seed=0):

@@ -10,9 +10,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from har.data.clips import ClipAugmentation, ClipSampler, ClipTransform, fill_empty_boxes
-from har.data.merl_action import MerlActionDataModule, MerlActionDataset, load_merl_action_index
-from har.data.merl_classes import FORK_CLASSES, MERL_CLASSES, label_table, normalise_label
+from har.data.datamodules.merl_action import MerlActionDataModule
+from har.data.datasets.merl_action import MerlActionDataset
+from har.data.formats.merl_action import load_merl_action_index
+from har.data.formats.merl_classes import FORK_CLASSES, MERL_CLASSES, label_table, normalise_label
+from har.data.sampling import ClipSampler
+from har.data.transforms.augmentation import GeometricAugmentation
+from har.data.transforms.clip import ClipTransform
+from har.geometry.boxes import fill_empty_boxes
 
 H, W = 48, 64
 STEP = 35  # colour code step: robust to JPEG
@@ -151,7 +156,7 @@ def test_empty_boxes_are_filled_from_the_nearest_frames(action_root):
 def test_training_flip_applies_to_the_whole_clip(action_root):
     index = load_merl_action_index(action_root / "train.json")
     aug = dict(rotation=0.0, rotation_prob=0.0, scale=(1.0, 1.0), translation=0.0, flip_prob=1.0)
-    dataset = make_dataset(index, train=True, augment=ClipAugmentation(**aug))
+    dataset = make_dataset(index, train=True, augment=GeometricAugmentation(**aug))
     plain = make_dataset(index)
     torch.manual_seed(0)
     sample = dataset[2]

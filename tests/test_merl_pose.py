@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from har.data.merl_pose import MerlFlags, index_ground_truth, load_merl_pose_index, read_records
+from har.data.formats.merl_pose import MerlFlags, index_ground_truth, load_merl_pose_index, read_records
 from har.layouts import COCO17
 from har.metrics.coco_ap import coco_keypoint_ap
 from har.tools.merl_pickle_to_json import main as pickle_to_json

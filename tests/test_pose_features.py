@@ -15,15 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from har.data.clips import MultiClipDataset
-from har.data.merl_action import MerlActionDataModule, load_merl_action_index
-from har.data.merl_videos import MerlVideoDataModule
-from har.data.pose_features import PoseFeatureDataModule
+from har.checkpoints import load_pose_network
+from har.data.datamodules.merl_action import MerlActionDataModule
+from har.data.datamodules.merl_videos import MerlVideoDataModule
+from har.data.datamodules.pose_features import PoseFeatureDataModule
+from har.data.datasets.clips import MultiClipDataset
+from har.data.formats.merl_action import load_merl_action_index
+from har.lit.action import ActionModule
+from har.lit.feature_action import FeatureActionModule
+from har.lit.pose import PoseModule
 from har.models.action_net import DeepHARAction, appearance_features, pose_inputs_from_heatmaps
-from har.modules.action_module import ActionModule
-from har.modules.feature_action_module import FeatureActionModule
-from har.modules.pose_module import PoseModule
-from har.tools.extract_pose_features import extract_pose_features, load_pose_network
+from har.tools.extract_pose_features import extract_pose_features
 from tests.conftest import ROOT
 
 TINY_POSE_NET = {"num_joints": 17, "num_blocks": 2, "width": 32, "input_size": [64, 64]}
@@ -184,7 +186,7 @@ def test_official_release_segments_are_a_source_too(tiny_pose_features, tiny_mer
 
 def test_a_checkpoint_without_a_pose_network_is_a_clear_error(tmp_path):
     torch.save({"state_dict": {"head.weight": torch.zeros(2)}, "hyper_parameters": {"lr": 0.1}}, tmp_path / "x.ckpt")
-    with pytest.raises(ValueError, match=r"x\.ckpt: not a har pose or action checkpoint"):
+    with pytest.raises(ValueError, match=r"x\.ckpt: no pose network in it"):
         load_pose_network(tmp_path / "x.ckpt")
     (tmp_path / "notes.ckpt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match=r"notes\.ckpt: not a readable PyTorch checkpoint"):
@@ -278,11 +280,12 @@ def _saved_head(features: Path, path: Path, **kwargs) -> Path:
 def test_the_joined_checkpoint_computes_on_frames_what_the_head_computes_on_the_features(
     tiny_pose_features, tiny_merl, tmp_path
 ):
-    from har.predict.checkpoint import clip_settings, load_module, read_checkpoint
+    from har.checkpoints import clip_settings, read_checkpoint
+    from har.lit.common import load_module
     from har.tools.merge_action_head import merge_action_head
 
     head_ckpt = _saved_head(tiny_pose_features, tmp_path / "head.ckpt", action_net={"num_blocks": 2})
-    with pytest.raises(ValueError, match=r"no pose network to run on images; join it .*merge_action_head head="):
+    with pytest.raises(ValueError, match=r"no pose network\).*join it .*merge_action_head head="):
         load_module(head_ckpt)  # what predict.py says of a head alone
     out = merge_action_head(head_ckpt, tmp_path / "merged.ckpt")  # the pose network: the features' source
     ckpt = read_checkpoint(out)

@@ -14,15 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from har.data.clips import ClipTransform, fill_empty_boxes
-from har.data.merl_videos import load_boxes_file, read_video_frames
-from har.modules.action_module import ActionModule
-from har.modules.pose_module import PoseModule
-from har.pipeline import evaluate
+from har.data.formats.merl_videos import load_boxes_file
+from har.data.io.video import read_video_frames
+from har.data.transforms.clip import ClipTransform
+from har.geometry.boxes import fill_empty_boxes
+from har.lit.action import ActionModule
+from har.lit.pose import PoseModule
 from har.predict.boxes import load_boxes
 from har.predict.datasets import sliding_windows
 from har.predict.inputs import open_input
 from har.predict.run import predict
+from har.run.pipeline import evaluate
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import compose_config
 

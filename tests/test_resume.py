@@ -14,11 +14,10 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from har.callbacks import AtomicCheckpointIO
-from har.callbacks.atomic_checkpoint_io import temporary_path
-from har.modules.action_module import ActionModule
-from har.pipeline import _build, train
-from har.utils.resume import continue_in_run_folder, find_last_checkpoint, resolve_checkpoint
+from har.lit.action import ActionModule
+from har.run.checkpoint_io import AtomicCheckpointIO
+from har.run.pipeline import _build, train
+from har.run.resume import continue_in_run_folder, find_last_checkpoint, resolve_checkpoint
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import compose_config, small_run_overrides
 from tests.test_determinism import one_thread  # noqa: F401 - a fixture
@@ -115,7 +114,7 @@ def test_train_py_continues_in_the_resumed_runs_folder(tmp_path, monkeypatch):
 
 STALLED_SAVE = """
 import os, sys, time, torch
-from har.callbacks import AtomicCheckpointIO
+from har.run.checkpoint_io import AtomicCheckpointIO
 io = AtomicCheckpointIO()
 io.save_checkpoint({"step": 0, "w": torch.zeros(1_000_000)}, sys.argv[1])
 def stall(fd):  # the new checkpoint's bytes are written, the rename over the old one has not happened yet
@@ -135,13 +134,15 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_checkpoint_whole(t
     assert proc.stdout.readline().strip() == "writing"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert temporary_path(target).stat().st_size > 4_000_000  # the new bytes, never renamed
+    (partial,) = target.parent.glob(".last.ckpt.tmp-*")  # the new bytes, never renamed, under a hidden name
+    assert partial.stat().st_size > 4_000_000
     ckpt = torch.load(target, weights_only=True)
     assert ckpt["step"] == 0 and torch.equal(ckpt["w"], torch.zeros(1_000_000))
     assert [p.name for p in target.parent.glob("*.ckpt")] == ["last.ckpt"]
-    # The next save (a resumed run) replaces both.
+    # The next save (a resumed run) replaces the checkpoint and removes what the killed process left.
     AtomicCheckpointIO().save_checkpoint({"step": 2}, target)
-    assert torch.load(target, weights_only=True) == {"step": 2} and not temporary_path(target).exists()
+    assert torch.load(target, weights_only=True) == {"step": 2} and not partial.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]
 
 
 def test_trainer_writes_checkpoints_with_atomic_io(tmp_path):
@@ -257,7 +258,7 @@ def test_action_module_checkpoint_loads_weights_only(tiny_merl, tmp_path):
 
 def test_best_validation_value_is_part_of_the_checkpoint():
     """val/*_best continues across a resume: the running maximum is saved with the weights and restored."""
-    from har.modules.pose_module import PoseModule
+    from har.lit.pose import PoseModule
 
     def module():
         net = {"num_joints": 17, "num_blocks": 1, "width": 32, "input_size": [64, 64]}

@@ -12,7 +12,7 @@ import yaml
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from har.utils.launch import sweep_objective
+from har.run.launch import sweep_objective
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import compose_config
 

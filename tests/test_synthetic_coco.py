@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from har.data import synthetic_coco as sc
+from har.synthetic import coco as sc
+from har.synthetic import person
 
 SPLITS = ("train", "val")
 SMALL = {"num_train": 20, "num_val": 5, "seed": 0}
@@ -138,7 +139,7 @@ def test_a_modest_sample_has_hidden_and_unlabelled_joints_crowds_and_varied_size
 
 
 def _bgr(part: str) -> np.ndarray:
-    return np.array(sc.PART_COLORS[part][::-1], float)
+    return np.array(person.PART_COLORS[part][::-1], float)
 
 
 def test_visible_wrists_and_ankles_are_drawn_in_their_limb_colour(sample):

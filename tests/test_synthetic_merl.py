@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from har.data import synthetic_merl as sm
-from har.data.merl_classes import DEFAULT_ALIASES, label_key, label_table
+from har.data.formats.merl_classes import DEFAULT_ALIASES, label_key, label_table
+from har.synthetic import merl as sm
 
 SPLITS = ("train", "val", "test")
 SMALL = {"num_subjects": 3, "clips_per_class": 2, "frame_size": (184, 136), "clip_frames": (8, 14),

@@ -10,9 +10,9 @@ from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from omegaconf import OmegaConf
 
-from har.modules.pose_module import PoseModule
-from har.pipeline import evaluate, train
-from har.utils.launch import prepare_config
+from har.lit.pose import PoseModule
+from har.run.launch import prepare_config
+from har.run.pipeline import evaluate, train
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import EXPERIMENTS, compose_config
 

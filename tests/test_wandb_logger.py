@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from har.pipeline import _resume_checkpoint
+from har.run.pipeline import _resume_checkpoint
 from har.utils.wandb import RUN_FILE, choose_offline, has_credentials, wandb_logger
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import compose_config

@@ -7,9 +7,10 @@
 2. **COCO annotations**: ``{"images": [{"id", "file_name"}], "annotations": [{"image_id", "bbox"}, ...]}`` (e.g.
    ``person_keypoints_val2017.json``: predict on the ground-truth boxes). Frames are matched by file name and take
    the file's image ids; ``box_id`` is the annotation's ``id``. Crowd annotations (``iscrowd``) are dropped.
-3. **MERL pose records** (:mod:`har.data.merl_pose`): a list of ``{"img_paths", "bbox": [x, y, w, h]}``, matched
+3. **MERL pose records** (:mod:`har.data.formats.merl_pose`): a list of ``{"img_paths", "bbox": [x, y, w, h]}``, matched
    by the base name of ``img_paths``.
-4. **MERL per-frame boxes** (:mod:`har.data.merl_videos`' ``boxes_file``): ``{"<video stem>": [[x1, y1, x2, y2] |
+4. **MERL per-frame boxes** (:mod:`har.data.formats.merl_videos`' ``boxes_file``):
+   ``{"<video stem>": [[x1, y1, x2, y2] |
    [] | null, ...]}``, one entry per frame (index 0 = frame 0), or such a list alone. The entry is the one named
    after the input's stem (a video's, or a folder's name), or the only one.
 
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har.data.clips import parse_box
+from har.geometry.boxes import parse_box
 from har.predict.inputs import FrameSource
 
 log = logging.getLogger(__name__)

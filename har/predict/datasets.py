@@ -1,8 +1,9 @@
 """Network inputs for ``predict.py``: person crops per frame (pose), sliding windows of T frames (action).
 
 Both reuse the evaluation transforms, so a prediction is made on exactly the crop ``evaluate.py`` makes from the
-same image and box: :class:`~har.data.topdown.TopDownTransform` without augmentation (box → window grown to the
-input's aspect ratio, padded by ``padding``; one warp) for pose, :class:`~har.data.clips.ClipTransform` (one window
+same image and box: :class:`~har.data.transforms.topdown.TopDownTransform` without augmentation (box → window
+grown to the input's aspect ratio, padded by ``padding``; one warp) for pose,
+:class:`~har.data.transforms.clip.ClipTransform` (one window
 per window of frames from the union of their boxes, or one per frame) for action.
 """
 
@@ -13,9 +14,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from har.codec import invert_affine
-from har.data.clips import ClipTransform, fill_empty_boxes, whole_frame_box, window_indices
-from har.data.topdown import _DECODE_FLAGS, TopDownTransform, _is_jpeg, decode_reduction
+from har.data.io.images import DECODE_FLAGS, is_jpeg
+from har.data.sampling import window_indices
+from har.data.transforms.clip import ClipTransform
+from har.data.transforms.topdown import TopDownTransform
+from har.geometry.affine import decode_reduction, invert_affine
+from har.geometry.boxes import fill_empty_boxes, whole_frame_box
 from har.predict.boxes import FrameBoxes, whole_frame
 from har.predict.inputs import FrameSource
 
@@ -47,12 +51,12 @@ class PoseFrameDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         t = self.transform
         data = self.source.encoded(i) if self.reduced_decode and self.boxes is not None else None
-        reducible = data is not None and _is_jpeg(data)
+        reducible = data is not None and is_jpeg(data)
         decoded: dict[int, np.ndarray] = {}
 
         def image_at(reduction: int) -> np.ndarray:
             if reduction not in decoded:
-                image = self.source.read(i) if reduction == 1 else cv2.imdecode(data, _DECODE_FLAGS[reduction])
+                image = self.source.read(i) if reduction == 1 else cv2.imdecode(data, DECODE_FLAGS[reduction])
                 if image is None:
                     raise ValueError(f"frame {self.source.frames[i].name} cannot be decoded")
                 decoded[reduction] = image
@@ -91,7 +95,7 @@ def sliding_windows(length: int, num_frames: int, frame_step: int = 1, stride: i
     """Windows of ``num_frames`` frame numbers ``frame_step`` apart over ``length`` frames, starting every
     ``stride`` frames (default: half a window's span), the last one moved back to end on the last frame so that
     every frame is covered. A video shorter than one window gives one window by deephar's evaluation sampling
-    (:func:`har.data.clips.window_indices`: a lower step, then repeated frames). Each window (T,) int64."""
+    (:func:`har.data.sampling.window_indices`: a lower step, then repeated frames). Each window (T,) int64."""
     if num_frames < 1 or frame_step < 1 or (stride is not None and stride < 1) or length < 1:
         raise ValueError(f"windows need num_frames, frame_step, stride and length >= 1, got {num_frames}, "
                          f"{frame_step}, {stride}, {length}")  # fmt: skip

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data.merl_videos import probe_video_info
+from har.data.io.video import probe_video_info
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")

@@ -13,11 +13,12 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from har.data.clips import ClipTransform
-from har.data.topdown import TopDownTransform
-from har.modules.action_module import ActionModule
+from har.checkpoints import clip_settings, data_settings, read_checkpoint
+from har.data.transforms.clip import ClipTransform
+from har.data.transforms.topdown import TopDownTransform
+from har.lit.action import ActionModule
+from har.lit.common import load_module
 from har.predict.boxes import load_boxes
-from har.predict.checkpoint import clip_settings, data_settings, load_module, read_checkpoint
 from har.predict.datasets import ActionWindowDataset, PoseFrameDataset, collate_crops, sliding_windows
 from har.predict.inputs import FrameSource, open_input
 from har.predict.steps import ActionPredictor, PosePredictor
@@ -84,7 +85,7 @@ def predict(cfg: DictConfig) -> dict[str, Path | list[Path]]:
         pl.seed_everything(cfg.seed)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
     source = open_input(cfg.input)
-    module = load_module(cfg.ckpt_path, ckpt)
+    module = load_module(cfg.ckpt_path, ckpt, tool="predict.py")
     out_dir = Path(cfg.paths.output_dir)
     if isinstance(module, ActionModule):
         predictor, loader, writer = _action_parts(cfg, module, source, clip_settings(ckpt), out_dir)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import torch
 
-from har.codec import HeatmapCodec, apply_affine_torch
-from har.modules.action_module import HEADS, ActionModule
-from har.modules.pose_module import PoseModule
+from har.codec import HeatmapCodec
+from har.geometry.affine import apply_affine_torch
+from har.lit.action import HEADS, ActionModule
+from har.lit.pose import PoseModule
 
 
 class PosePredictor(pl.LightningModule):

@@ -141,11 +141,12 @@ def export_checkpoint(
 ) -> tuple[Path, float | None]:
     """Export a pose or action checkpoint's network; with ``check``, also return max |onnxruntime − PyTorch| on
     random inputs. An action network is exported for clips of ``num_frames`` (None: the checkpoint's T)."""
-    from har.modules.action_module import ActionModule
-    from har.predict.checkpoint import clip_settings, load_module, read_checkpoint
+    from har.checkpoints import clip_settings, read_checkpoint
+    from har.lit.action import ActionModule
+    from har.lit.common import load_module
 
     ckpt = read_checkpoint(ckpt_path)
-    module = load_module(ckpt_path, ckpt)
+    module = load_module(ckpt_path, ckpt, tool="export_onnx")
     if isinstance(module, ActionModule):
         num_frames = int(num_frames or clip_settings(ckpt)["num_frames"])
         path = export_action_onnx(module, out, num_frames, batch_size, opset)

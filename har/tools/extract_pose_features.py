@@ -21,14 +21,14 @@ multi-clip test's windows; ``clips=1``: the centred window the evaluation uses),
     label (N,) int64, video (N,) int64 the clip's index in the split, clip_id (N,) str, flipped (N,) bool,
     frame_indices (N, T) int64 the frames used (positions in the clip; video frame numbers for merl_videos)
 
-The datasets are contiguous (no chunks, no compression), so readers memory-map them (:mod:`har.data.pose_features`).
+The datasets are contiguous (no chunks, no compression), so readers memory-map them
+(:mod:`har.data.formats.pose_features`).
 Each file's ``meta`` attribute (JSON) repeats ``meta.json`` (the pose checkpoint's path and SHA-256, joint layout,
 T, J, D, C, the map size, the classes, the data config) plus its split's row and clip counts.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -47,9 +47,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from har.data.clips import MultiClipDataset  # noqa: E402
+from har.checkpoints import load_pose_network  # noqa: E402
+from har.data.datasets.clips import MultiClipDataset  # noqa: E402
 from har.models.action_net import appearance_features, clip_action_inputs  # noqa: E402
 from har.models.pose_net import DeepHARPose, pose_network_input  # noqa: E402
+from har.utils.io import atomic_path, write_json_atomic  # noqa: E402
 from har.utils.resolvers import register_resolvers  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -57,49 +59,6 @@ register_resolvers()
 
 FORMAT, VERSION = "har.pose_features", 1
 DTYPES = ("float32", "float16")
-# kind of checkpoint → (hyper-parameter holding the DeepHARPose arguments, state_dict prefix of its weights)
-CHECKPOINT_KINDS = {"pose": ("net", "net."), "action": ("pose_net", "pose_net.")}
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_pose_network(path: str | Path) -> tuple[DeepHARPose, dict]:
-    """The pose network of a har checkpoint, in eval mode, and what the features' meta records of it.
-
-    A PoseModule checkpoint (``hyper_parameters["net"]``, ``net.*`` weights) or an ActionModule one (``pose_net``);
-    anything else is a ValueError naming the file and what it holds.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a pickle torch refuses, a truncated or non-torch file
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
-    hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not isinstance(hparams, dict):
-        raise ValueError(f"{path}: not a Lightning checkpoint (no state_dict and hyper_parameters)")
-    for kind, (key, prefix) in CHECKPOINT_KINDS.items():
-        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-        if isinstance(hparams.get(key), dict) and weights:
-            net = DeepHARPose(**hparams[key])
-            net.load_state_dict(weights)
-            net.eval()
-            info = {"path": str(path.resolve()), "sha256": file_sha256(path), "kind": kind,
-                    "layout": hparams.get("layout", "coco17"), "net": hparams[key]}  # fmt: skip
-            return net, info
-    raise ValueError(
-        f"{path}: not a har pose or action checkpoint: expected a PoseModule's (hyper-parameter 'net', weights "
-        f"net.*) or an ActionModule's ('pose_net', pose_net.*); it has hyper-parameters {sorted(hparams)[:8]} and "
-        f"weights {sorted({k.split('.')[0] for k in state})[:8]}"
-    )
 
 
 def pose_feature_rows(net: DeepHARPose, batch: dict, save_heatmaps: bool, dtype: str) -> dict[str, np.ndarray]:
@@ -141,32 +100,28 @@ def extract_split(
     n = len(dataset)
     if n == 0:
         raise ValueError(f"{path.stem} split: no clips to extract")
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w") as f, tqdm(total=n, desc=f"{path.stem}: pose features", unit="clip") as bar:
-            arrays: dict[str, h5py.Dataset] = {}
-            for batch in loader:
-                rows = pose_feature_rows(net, batch, save_heatmaps, dtype)
-                if not arrays:  # shapes known from the first batch; contiguous datasets (memory-mappable)
-                    for name, value in rows.items():
-                        kind = h5py.string_dtype() if name == "clip_id" else value.dtype
-                        arrays[name] = f.create_dataset(name, shape=(n, *value.shape[1:]), dtype=kind)
+    progress = tqdm(total=n, desc=f"{path.stem}: pose features", unit="clip")
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f, progress as bar:
+        arrays: dict[str, h5py.Dataset] = {}
+        for batch in loader:
+            rows = pose_feature_rows(net, batch, save_heatmaps, dtype)
+            if not arrays:  # shapes known from the first batch; contiguous datasets (memory-mappable)
                 for name, value in rows.items():
-                    arrays[name][bar.n : bar.n + len(value)] = value
-                bar.update(len(rows["label"]))
-            if bar.n != n:
-                raise RuntimeError(f"{path}: wrote {bar.n} rows, expected {n}")
-            _, t, j, d = arrays["y"].shape
-            meta = {**meta, "split": path.stem, "rows": n, "num_clips": len(dataset.base), "num_frames": t,
-                    "num_joints": j, "dim": d, "feature_channels": arrays["pooled"].shape[-1],
-                    "heatmaps": save_heatmaps}  # fmt: skip
-            if save_heatmaps:
-                _, _, n_h, h, w = arrays["heatmaps"].shape
-                meta.update(heatmap_channels=n_h, map_size=[h, w])
-            f.attrs["meta"] = json.dumps(meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+                    kind = h5py.string_dtype() if name == "clip_id" else value.dtype
+                    arrays[name] = f.create_dataset(name, shape=(n, *value.shape[1:]), dtype=kind)
+            for name, value in rows.items():
+                arrays[name][bar.n : bar.n + len(value)] = value
+            bar.update(len(rows["label"]))
+        if bar.n != n:
+            raise RuntimeError(f"{path}: wrote {bar.n} rows, expected {n}")
+        _, t, j, d = arrays["y"].shape
+        meta = {**meta, "split": path.stem, "rows": n, "num_clips": len(dataset.base), "num_frames": t,
+                "num_joints": j, "dim": d, "feature_channels": arrays["pooled"].shape[-1],
+                "heatmaps": save_heatmaps}  # fmt: skip
+        if save_heatmaps:
+            _, _, n_h, h, w = arrays["heatmaps"].shape
+            meta.update(heatmap_channels=n_h, map_size=[h, w])
+        f.attrs["meta"] = json.dumps(meta)
     return meta
 
 
@@ -239,9 +194,7 @@ def extract_pose_features(
                  size / 1e6)  # fmt: skip
     common = {k: v for k, v in split_meta.items() if k not in ("split", "rows", "num_clips")}
     meta = {**common, "splits": written}
-    tmp = out / f"meta.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(out / "meta.json")
+    write_json_atomic(out / "meta.json", meta)
     return meta
 
 

@@ -19,8 +19,8 @@ import lightning
 import torch
 from omegaconf import OmegaConf
 
+from har.lit.pose import PoseModule
 from har.models.keras_import import load_keras_weights, read_keras_config
-from har.modules.pose_module import PoseModule
 
 MODEL_CONFIG = Path(__file__).resolve().parents[2] / "conf" / "model" / "pose.yaml"
 DEFAULT_LAYOUT = {16: "pa16j", 17: "coco17"}

@@ -2,8 +2,8 @@
 checkpoint that ``evaluate.py``, ``predict.py`` and ``har.tools.export_onnx`` run on frames.
 
 The decoupled mode (``extract_pose_features``, then ``experiment=*_action_features``) trains
-:class:`~har.modules.feature_action_module.FeatureActionModule`, which has no pose network. Its action network is
-the one :class:`~har.modules.action_module.ActionModule` holds, and the features are exactly what that module's
+:class:`~har.lit.feature_action.FeatureActionModule`, which has no pose network. Its action network is
+the one :class:`~har.lit.action.ActionModule` holds, and the features are exactly what that module's
 frozen pose network computes, so putting the two weight sets side by side gives the same function on frames::
 
     python -m har.tools.merge_action_head head=outputs/train/runs/<run>/checkpoints/last.ckpt out=merged.ckpt
@@ -26,8 +26,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-from har.predict.checkpoint import read_checkpoint
-from har.tools.extract_pose_features import file_sha256, load_pose_network
+from har.checkpoints import file_sha256, load_pose_network, read_checkpoint
 
 USAGE = "usage: python -m har.tools.merge_action_head head=HEAD.ckpt [pose=POSE.ckpt] out=merged.ckpt [force=true]"
 
@@ -47,7 +46,7 @@ def merge_action_head(head_path: str | Path, out: str | Path, pose_path: str | P
                       force: bool = False) -> Path:  # fmt: skip
     """Write the ActionModule checkpoint ``out`` made of ``head_path``'s action network and the pose network of
     ``pose_path`` (default: the features' source checkpoint). Returns ``out``."""
-    from har.modules.action_module import ActionModule
+    from har.lit.action import ActionModule
 
     head_path, out = Path(head_path), Path(out)
     head = read_checkpoint(head_path)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har.data.merl_pose import read_records
+from har.data.formats.merl_pose import read_records
 
 
 def _plain(value):

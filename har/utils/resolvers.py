@@ -1,4 +1,4 @@
-"""OmegaConf resolvers used by the configs (registered when har.pipeline is imported)."""
+"""OmegaConf resolvers used by the configs (registered when har.run.pipeline is imported)."""
 
 from __future__ import annotations
 

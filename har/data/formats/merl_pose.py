@@ -1,0 +1,175 @@
+"""MERL Shopping pose frames, as the seed's fork stored them: a list of per-person-frame records.
+
+Each record: ``img_paths`` (file name under the image folder), ``img_width``, ``img_height``, ``image_id``,
+``bbox`` [x, y, w, h], ``num_keypoints`` (unreliable, ignored), ``keypoints`` 17 × [x, y, flag]. The fork's flags:
+1 = labelled; 2 with (0, 0) = absent; 0 with coordinates = present but treated as invalid. Which flags count is
+configuration (:class:`MerlFlags`); all 17 joints are kept (the fork dropped the last).
+
+Records are read from a plain JSON list by default. A pickle can run code when loaded, so reading one is an
+explicit choice (``allow_pickle=True``); ``python -m har.tools.merl_pickle_to_json IN.pkl OUT.json`` converts once.
+
+The records become a :class:`~har.data.formats.coco.CocoIndex` (one instance per record) read by the same top-down
+pipeline as COCO. MERL has no segmentation area: OKS uses area = w · h · 0.53 of the box (mmpose's fallback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import pickle
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pycocotools.coco import COCO
+
+from har.data.formats.coco import CocoIndex
+
+log = logging.getLogger(__name__)
+
+AREA_FACTOR = 0.53  # OKS area of a box without segmentation: w·h·0.53 (mmpose)
+
+
+@dataclass
+class MerlFlags:
+    """Meaning of the records' per-joint flags. Flags in neither list make the joint unlabelled."""
+
+    visible: tuple[int, ...] = (1,)  # labelled (COCO v = 2); the fork's meaning of 1
+    occluded: tuple[int, ...] = ()  # labelled but not visible (COCO v = 1); the fork had none
+
+
+def read_records(path: str | Path, allow_pickle: bool = False) -> list:
+    """The list of records in a ``.json`` file, or in a ``.pkl`` file when ``allow_pickle`` is set."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MERL pose annotation file not found: {path}")
+    if path.suffix in (".pkl", ".pickle"):
+        if not allow_pickle:
+            raise ValueError(
+                f"{path} is a pickle, which can run code when loaded. Convert it once with "
+                f"`python -m har.tools.merl_pickle_to_json {path} OUT.json`, or pass data.allow_pickle=true "
+                "if you trust the file."
+            )
+        with path.open("rb") as f:
+            records = pickle.load(f)  # noqa: S301 - explicit, documented opt-in
+    else:
+        try:
+            records = json.loads(path.read_bytes())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: expected a list of MERL pose records, got {type(records).__name__}")
+    return records
+
+
+def _is_seq(value) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)  # pickles written by numpy code hold arrays
+
+
+def _check(rec, num_joints: int) -> str | None:
+    """Why a record is malformed, or None."""
+    if not isinstance(rec, dict):
+        return "not a dict"
+    missing = [k for k in ("img_paths", "bbox", "keypoints") if k not in rec]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    kps, bbox = rec["keypoints"], rec["bbox"]
+    if not _is_seq(kps) or len(kps) != num_joints or not all(_is_seq(k) and len(k) == 3 for k in kps):
+        return f"keypoints not {num_joints} entries of [x, y, flag]"
+    if not _is_seq(bbox) or len(bbox) != 4:
+        return "bbox not [x, y, w, h]"
+    try:
+        values = [float(v) for v in (*bbox, *(c for k in kps for c in k))]
+    except (TypeError, ValueError):
+        return "non-numeric keypoints or bbox"
+    if not all(math.isfinite(v) for v in values):
+        return "NaN or infinite values"
+    if bbox[2] <= 0 or bbox[3] <= 0:
+        return "bbox width or height <= 0"
+    return None
+
+
+def load_merl_pose_index(
+    path: str | Path, num_joints: int = 17, flags: MerlFlags | None = None, allow_pickle: bool = False,
+    min_keypoints: int = 1,
+) -> CocoIndex:  # fmt: skip
+    """Validate the records of one split into a :class:`CocoIndex`; bad records are skipped, counted, listed."""
+    path = Path(path)
+    flags = flags or MerlFlags()
+    records = read_records(path, allow_pickle)
+    skipped: Counter = Counter()
+    bad: list = []
+    kept: list[tuple[int, dict]] = []
+    for i, rec in enumerate(records):
+        reason = _check(rec, num_joints)
+        if reason is not None:
+            skipped[reason] += 1
+            bad.append((i, reason))
+        else:
+            kept.append((i, rec))
+
+    n = len(kept)
+    kps = np.zeros((n, num_joints, 3), dtype=np.float32)
+    for row, (_, rec) in enumerate(kept):
+        raw = np.asarray(rec["keypoints"], dtype=np.float64)
+        v = np.where(np.isin(raw[:, 2], flags.visible), 2, np.where(np.isin(raw[:, 2], flags.occluded), 1, 0))
+        kps[row, :, :2] = np.where(v[:, None] > 0, raw[:, :2], 0.0)
+        kps[row, :, 2] = v
+    enough = (kps[:, :, 2] > 0).sum(1) >= min_keypoints
+    if (~enough).any():
+        skipped[f"fewer than {min_keypoints} labelled keypoints"] += int((~enough).sum())
+    kept = [k for k, ok in zip(kept, enough) if ok]
+    kps = kps[enough]
+
+    files = sorted({str(rec["img_paths"]) for _, rec in kept})
+    row_of = {f: r for r, f in enumerate(files)}
+    sizes = {str(rec["img_paths"]): (rec.get("img_width", 0), rec.get("img_height", 0)) for _, rec in kept}
+    image_ids = {str(rec["img_paths"]): rec.get("image_id", i + 1) for i, rec in kept}
+    bboxes = np.array([np.asarray(rec["bbox"], dtype=np.float64) for _, rec in kept], dtype=np.float32).reshape(-1, 4)
+    index = CocoIndex(
+        ann_file=path,
+        image_ids=np.array([image_ids[f] for f in files], dtype=np.int64),
+        image_files=np.array(files, dtype=str),
+        image_sizes=np.array([sizes[f] for f in files], dtype=np.int32).reshape(-1, 2),
+        ann_ids=np.array([i + 1 for i, _ in kept], dtype=np.int64),  # 1-based record position in the file
+        ann_image=np.array([row_of[str(rec["img_paths"])] for _, rec in kept], dtype=np.int32),
+        bboxes=bboxes,
+        keypoints=kps,
+        areas=bboxes[:, 2] * bboxes[:, 3] * AREA_FACTOR,
+        skipped=skipped,
+        bad_records=bad,
+    )
+    log.info(index.summary())
+    return index
+
+
+def index_ground_truth(index: CocoIndex) -> COCO:
+    """A pycocotools ground truth built from an index (for COCO keypoint AP on data without a COCO file)."""
+    gt = COCO()
+    gt.dataset = {
+        "images": [
+            {"id": int(i), "file_name": str(f), "width": int(w), "height": int(h)}
+            for i, f, (w, h) in zip(index.image_ids, index.image_files, index.image_sizes)
+        ],
+        "annotations": [
+            {
+                "id": int(index.ann_ids[k]),
+                "image_id": int(index.image_ids[index.ann_image[k]]),
+                "category_id": 1,
+                "bbox": index.bboxes[k].tolist(),
+                "area": float(index.areas[k]),
+                "iscrowd": 0,
+                "num_keypoints": int((index.keypoints[k, :, 2] > 0).sum()),
+                "keypoints": index.keypoints[k].reshape(-1).tolist(),
+            }
+            for k in range(len(index))
+        ],
+        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return gt

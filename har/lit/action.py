@@ -1,0 +1,276 @@
+"""ActionModule: deephar's multitask action recogniser — the pose network feeding pose and appearance branches.
+
+Stages are configuration: ``train_pose=false`` freezes the pose network (weights and BatchNorm statistics) and
+trains the action part; ``unfreeze_pose_at_epoch=N`` then fine-tunes everything from epoch N (deephar's recipe:
+pose net, then action part, then all). With a pose-labelled batch beside each action batch (``batch["pose"]``,
+see :class:`har.data.datamodules.multitask.MultitaskDataModule`), the pose loss is added with weight
+``pose_loss_weight``.
+
+:class:`ClipActionModule` holds what every action LightningModule shares (the heads' loss, clip metrics exact under
+DDP, confusion matrices, test predictions, optimisers); :class:`ActionModule` feeds it clips through the pose
+network, :class:`~har.lit.feature_action.FeatureActionModule` saved pose features.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchmetrics import MaxMetric
+
+from har.checkpoints import load_pose_weights, read_checkpoint
+from har.layouts import get_layout
+from har.lit.common import build_optimizers, plain
+from har.metrics.classification import ClipClassification
+from har.models.action_net import ActionOutput, DeepHARAction, clip_action_inputs
+from har.models.losses import pose_loss
+from har.models.pose_net import DeepHARPose, pose_network_input
+from har.utils.wandb import log_table
+from har.vis.draw import draw_confusion
+from har.vis.logging import log_image
+
+HEADS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")  # reported in this order
+DEEPHAR_HEAD_WEIGHTS = {"pose": 1.0, "appearance": 1.0, "fused": 1.0, "pose_fused": 0.0, "appearance_fused": 0.0}
+
+
+class ClipActionModule(pl.LightningModule):
+    """What the action LightningModules share: cross-entropy on the weighted heads, clip metrics (top-1, mean-class,
+    top-5, per head; exact under DDP, multi-clip averaged), confusion matrices, ``test_predictions``, optimisers.
+
+    Subclasses build ``self.action_net`` (a :class:`DeepHARAction`), call :meth:`init_heads`, and implement
+    :meth:`action_outputs`; their hyper-parameters include ``optimizer`` and ``scheduler``.
+    """
+
+    action_net: DeepHARAction
+
+    def init_heads(self, classes: list[str], head_weights: dict | None) -> None:
+        """Classes, loss weight per head (deephar's where not given), metrics per stage, best-score tracker."""
+        self.classes = list(classes)
+        self.head_weights = {**DEEPHAR_HEAD_WEIGHTS, **(head_weights or {})}
+        unknown = set(self.head_weights) - set(HEADS)
+        if unknown:
+            raise ValueError(f"model.head_weights: unknown heads {sorted(unknown)}; heads are {HEADS}")
+        self.metrics = torch.nn.ModuleDict(
+            {stage: ClipClassification(len(self.classes), HEADS) for stage in ("fit", "validate", "test")}
+        )
+        self.val_best = MaxMetric()
+        self.val_best.persistent(True)  # in checkpoints: a resumed run keeps its best value
+        self.test_predictions: list[dict] = []
+
+    def action_outputs(self, batch: dict) -> ActionOutput:
+        """The action logits of an action batch."""
+        raise NotImplementedError
+
+    def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
+        """A training loss added to the action loss (the multitask pose loss); 0 by default."""
+        return 0.0
+
+    @staticmethod
+    def head_logits(out: ActionOutput) -> torch.Tensor:
+        """(len(HEADS), B, A): fused, last pose block, last appearance block, pose-only, appearance-only."""
+        return torch.stack([out.fused, out.pose[-1], out.appearance[-1], out.pose_fused, out.appearance_fused])
+
+    def action_loss(self, out: ActionOutput, labels: torch.Tensor) -> torch.Tensor:
+        w = self.head_weights
+        terms = [w["fused"] * F.cross_entropy(out.fused.float(), labels)]
+        terms += [w["pose"] * F.cross_entropy(o.float(), labels) for o in out.pose]
+        terms += [w["appearance"] * F.cross_entropy(o.float(), labels) for o in out.appearance]
+        terms += [w["pose_fused"] * F.cross_entropy(out.pose_fused.float(), labels)]
+        terms += [w["appearance_fused"] * F.cross_entropy(out.appearance_fused.float(), labels)]
+        return torch.stack(terms).sum()
+
+    # -- steps -----------------------------------------------------------------------------------------------
+    def _action_step(self, batch: dict, stage: str) -> torch.Tensor:
+        out = self.action_outputs(batch)
+        labels = batch["label"]
+        loss = self.action_loss(out, labels)
+        probs = self.head_logits(out).float().softmax(-1)
+        video = batch.get("video", batch["index"])
+        self.metrics[stage].update(probs, labels, batch["index"], video)
+        key = {"fit": "train", "validate": "val", "test": "test"}[stage]
+        train = stage == "fit"
+        self.log(f"{key}/loss_action", loss, on_step=train, on_epoch=True, prog_bar=True,
+                 batch_size=len(labels), sync_dist=not train)  # fmt: skip
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        action_batch = batch.get("action", batch)
+        loss = self._action_step(action_batch, "fit") + self.auxiliary_loss(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=False, batch_size=len(action_batch["label"]))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._action_step(batch, "validate")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._action_step(batch, "test")
+
+    # -- epoch ends ------------------------------------------------------------------------------------------
+    def _log_epoch(self, stage: str) -> dict:
+        metric = self.metrics[stage]
+        values = metric.compute()
+        key = {"fit": "train", "validate": "val", "test": "test"}[stage]
+        confusion = values.pop("confusion", None)
+        for name, value in values.items():
+            self.log(f"{key}/{name}", value, prog_bar=name == "acc")
+        if confusion is not None and stage != "fit" and not self.trainer.sanity_checking:
+            self._log_confusion(key, confusion.cpu().numpy())
+        if stage == "test":
+            with metric.sync_context():  # every device's clips (repeats dropped), not only this device's
+                probs, labels = metric.per_video()
+            self.test_predictions = [
+                {"video": i, "label": int(lab), "pred": int(pr.argmax()), "probs": pr.tolist()}
+                for i, (pr, lab) in enumerate(zip(probs[:, 0].cpu().numpy().round(5), labels.cpu().numpy()))
+            ]
+        metric.reset()
+        return values
+
+    def _log_confusion(self, key: str, confusion: np.ndarray) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        out_dir = Path(self.trainer.default_root_dir) / "confusion"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with (out_dir / f"{key}_epoch{self.current_epoch:03d}.csv").open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["true \\ predicted", *self.classes])
+            for name, row in zip(self.classes, confusion):
+                writer.writerow([name, *row.tolist()])
+        image = draw_confusion(confusion, self.classes)
+        log_image(self.trainer, f"{key}/confusion", image, self.current_epoch, png_dir=out_dir)
+        rows = [[name, *row.tolist()] for name, row in zip(self.classes, confusion)]
+        log_table(self.trainer, f"{key}/confusion_table", ["true \\ predicted", *self.classes], rows)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("fit")
+
+    def on_train_start(self) -> None:
+        self.metrics["validate"].reset()  # the sanity check's validation must not count toward the best score
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("validate")
+        if not self.trainer.sanity_checking:
+            self.val_best(values["acc"])
+            self.log("val/acc_best", self.val_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    # -- optimisation ----------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict:
+        # Every parameter, frozen ones included: they get no gradient (so no update) until unfrozen.
+        return build_optimizers(self.hparams.optimizer, self.hparams.scheduler, list(self.parameters()))
+
+
+class ActionModule(ClipActionModule):
+    """Clips (B, T, 3, H, W) → action logits of every head; cross-entropy on the weighted heads.
+
+    Args:
+        pose_net: keyword arguments of :class:`DeepHARPose` (its input size is the clip crops' size).
+        action_net: keyword arguments of :class:`DeepHARAction` besides those the pose net fixes
+            (``pose_version``, ``num_blocks``).
+        classes: class names; their number is the number of actions.
+        optimizer, scheduler: ``_target_`` specs as in :class:`~har.lit.pose.PoseModule`
+            (deephar: SGD lr 1e-3, momentum 0.95, Nesterov).
+        layout: joint layout of the pose network (for the multitask pose loss and drawings).
+        pose_ckpt: pose weights to start from (a PoseModule or ActionModule checkpoint), or None (from scratch).
+        train_pose: train the pose network; false freezes it (eval mode, no gradients).
+        unfreeze_pose_at_epoch: with ``train_pose=false``, unfreeze from this epoch on (full fine-tuning).
+        head_weights: loss weight per head (``pose``/``appearance`` apply to every block of the branch). deephar:
+            1 on the 4 + 4 blocks and the fused head; the fork also put 1 on ``pose_fused``/``appearance_fused``.
+        pose_loss_weight: weight of the pose loss on pose-labelled batches (multitask training).
+        channels_last: run the pose network in channels_last (GPU speed).
+        init_ckpt: an ActionModule checkpoint whose weights (pose and action parts) start this run, e.g. the first
+            stage's for the fine-tuning stage.
+    """
+
+    checkpoint_kind = "action"  # what har.checkpoints calls a checkpoint of this module
+
+    def __init__(
+        self,
+        pose_net: dict,
+        action_net: dict,
+        classes: list[str],
+        optimizer: dict,
+        scheduler: dict | None = None,
+        layout: str = "coco17",
+        pose_ckpt: str | None = None,
+        train_pose: bool = True,
+        unfreeze_pose_at_epoch: int | None = None,
+        head_weights: dict | None = None,
+        pose_loss_weight: float = 1.0,
+        channels_last: bool = False,
+        init_ckpt: str | None = None,
+    ) -> None:
+        super().__init__()
+        hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
+        self.save_hyperparameters(hp)
+        self.init_heads(classes, head_weights)
+        self.layout = get_layout(layout)
+        self.pose_net = DeepHARPose(**hp["pose_net"])
+        if pose_ckpt:
+            load_pose_weights(self.pose_net, pose_ckpt)
+        self.action_net = DeepHARAction(
+            num_actions=len(self.classes),
+            num_joints=self.pose_net.num_joints,
+            dim=self.pose_net.dim,
+            feature_channels=self.pose_net.width,
+            **hp["action_net"],
+        )
+        if init_ckpt:
+            self.load_state_dict(read_checkpoint(init_ckpt)["state_dict"])
+        self.set_pose_trainable(train_pose)
+        if channels_last:
+            self.pose_net.to(memory_format=torch.channels_last)
+
+    # -- pose network freezing -------------------------------------------------------------------------------
+    def set_pose_trainable(self, trainable: bool) -> None:
+        self.pose_trainable = trainable
+        self.pose_net.requires_grad_(trainable)
+        self.pose_net.train(self.training and trainable)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not getattr(self, "pose_trainable", True):
+            self.pose_net.eval()  # a frozen pose network keeps its BatchNorm statistics
+        return self
+
+    def on_fit_start(self) -> None:
+        if self.hparams.unfreeze_pose_at_epoch is not None and self.trainer.world_size > 1:
+            # DDP wraps only the parameters that need gradients when training starts: parameters unfrozen later
+            # would not be synchronised across devices.
+            raise ValueError(
+                "model.unfreeze_pose_at_epoch does not work with several devices: train in two runs instead "
+                "(model.train_pose=false, then model.train_pose=true model.init_ckpt=<first run's checkpoint>)"
+            )
+
+    def on_train_epoch_start(self) -> None:
+        at = self.hparams.unfreeze_pose_at_epoch
+        if not self.pose_trainable and at is not None and self.current_epoch >= at:
+            self.set_pose_trainable(True)
+
+    # -- forward ---------------------------------------------------------------------------------------------
+    def _pose_input(self, images: torch.Tensor) -> torch.Tensor:
+        return pose_network_input(images, self.hparams.channels_last)
+
+    def forward(self, frames: torch.Tensor) -> ActionOutput:
+        """frames (B, T, 3, H, W) uint8 RGB (or float in [-1, 1]) → :class:`ActionOutput` logits."""
+        inputs = clip_action_inputs(self.pose_net, self._pose_input(frames.flatten(0, 1)), frames.shape[1])
+        return self.action_net(inputs.y, inputs.p, inputs.hs_prob, inputs.features)
+
+    def action_outputs(self, batch: dict) -> ActionOutput:
+        return self(batch["frames"])
+
+    def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
+        """Multitask: the pose loss on the batch's pose frames (``batch["pose"]``), weighted."""
+        if "pose" not in batch or self.hparams.pose_loss_weight <= 0:
+            return 0.0
+        pose_batch = batch["pose"]
+        out = self.pose_net(self._pose_input(pose_batch["image"]))
+        valid = pose_batch["target_valid"]
+        plos = pose_loss(out.pose, out.visibility, pose_batch["target_uv"], valid, valid.float())["loss"]
+        self.log("train/loss_pose", plos, on_step=True, on_epoch=True, batch_size=len(valid))
+        return self.hparams.pose_loss_weight * plos
