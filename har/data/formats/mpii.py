@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import scipy.io
 
 log = logging.getLogger(__name__)
@@ -220,16 +221,17 @@ class _Builder:
 
     def build(self, source: Path, form: str, split: str) -> MpiiIndex:
         n = len(self.rows)
+        cols = list(zip(*self.rows)) if n else [()] * 7
+        # 1-based MATLAB pixels → har's 0-based frame
+        objpos = np.array(cols[2], np.float64).reshape(n, 2) - 1.0
+        scales = np.array(cols[3], np.float64).reshape(n)
+        head_boxes = np.array([np.full(4, np.nan) if h is None else h for h in cols[4]], np.float64).reshape(n, 4) - 1
+        xy = np.array(cols[5], np.float64).reshape(n, 16, 2) - 1.0
+        labelled = np.array(cols[6], bool).reshape(n, 16)
         keypoints = np.zeros((n, 16, 3), np.float32)
-        head_boxes = np.full((n, 4), np.nan)
-        objpos, scales = np.zeros((n, 2)), np.zeros(n)
-        for i, (_, _, pos, scale, head, xy, labelled) in enumerate(self.rows):
-            objpos[i], scales[i] = pos - 1.0, scale  # 1-based MATLAB pixels → har's 0-based frame
-            if head is not None:
-                head_boxes[i] = head - 1.0
-            # deephar mpii.py:130: p[map_to_mpii] = pose
-            keypoints[i, MPII_TO_PA16J, :2] = np.where(labelled[:, None], xy - 1.0, 0.0)
-            keypoints[i, MPII_TO_PA16J, 2] = labelled
+        # deephar mpii.py:130: p[map_to_mpii] = pose
+        keypoints[:, MPII_TO_PA16J, :2] = np.where(labelled[..., None], xy, 0.0)
+        keypoints[:, MPII_TO_PA16J, 2] = labelled
         index = MpiiIndex(
             source=source,
             form=form,
@@ -357,12 +359,15 @@ def read_mpii_deephar(
         selected = rect.astype(np.int64)
         if np.any((selected < 1) | (selected > len(people))):
             raise ValueError(f"{where}: rectidxs {selected.tolist()} out of range 1..{len(people)} (1-based)")
-        unique, first = np.unique(selected, return_index=True)
-        for k in np.setdiff1d(np.arange(len(selected)), first):
-            builder.skip((col, int(selected[k]) - 1), "repeated rectidxs entry")
-        for j in np.setdiff1d(np.arange(len(people)), unique - 1):
-            builder.skip((col, int(j)), "person not selected by rectidxs")
-        for idx in selected[np.sort(first)]:
+        kept: dict[int, None] = {}  # selected persons, 1-based, in rectidxs order, each once
+        for idx in selected.tolist():
+            if idx in kept:
+                builder.skip((col, idx - 1), "repeated rectidxs entry")
+            kept[idx] = None
+        for j in range(len(people)):
+            if j + 1 not in kept:
+                builder.skip((col, j), "person not selected by rectidxs")
+        for idx in kept:
             j = int(idx) - 1  # deephar mpii.py:29: "Convert idx from Matlab"
             p = people[j]
             pwhere = f"{where}, person {j + 1}"
@@ -383,7 +388,60 @@ def read_mpii_deephar(
 # --- mmpose's mpii_{split}.json + mpii_gt_val.mat ---------------------------------------------------------------
 
 
-def _read_headboxes(headbox_file: Path, json_file: Path, n: int, entries: list, check_gt: bool) -> np.ndarray:
+def _load_json_list(json_file: Path) -> list:
+    if not json_file.is_file():
+        raise FileNotFoundError(f"mmpose MPII annotation file not found: {json_file}")
+    raw = json_file.read_bytes()
+    try:
+        entries = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # the standard parser also reads the NaN / Infinity literals Python's json.dump writes
+            entries = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{json_file}: not valid JSON ({e})") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"{json_file}: expected a list of person entries (mmpose's MPII format)")
+    return entries
+
+
+def _entry_arrays(json_file: Path, entries: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """image names, centres (n, 2), scales (n,), joints (n, 16, 2), joints_vis (n, 16) of the JSON entries; the
+    first malformed entry raises ValueError naming it."""
+    n = len(entries)
+    try:
+        images = [e["image"] for e in entries]
+        arrays = [np.array([e[k] for e in entries], np.float64) for k in ("center", "scale", "joints", "joints_vis")]
+        shapes = [(n, 2), (n,), (n, 16, 2), (n, 16)]
+        if all(a.shape == s for a, s in zip(arrays, shapes)) and all(type(i) is str for i in images):
+            return images, *arrays
+    except (KeyError, TypeError, ValueError):  # a missing key, a ragged or non-numeric list: find the entry below
+        pass
+    keys = {"image", "center", "scale", "joints", "joints_vis"}
+    for i, e in enumerate(entries):
+        try:
+            ok = (
+                isinstance(e, dict)
+                and keys <= e.keys()
+                and isinstance(e["image"], str)
+                and np.asarray(e["center"], np.float64).shape == (2,)
+                and np.size(e["scale"]) == 1
+                and np.asarray(e["joints"], np.float64).shape == (16, 2)
+                and np.asarray(e["joints_vis"], np.float64).shape == (16,)
+            )
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            image = e.get("image") if isinstance(e, dict) else None
+            raise ValueError(
+                f"{json_file}: entry {i} ({image!r}) needs image (str), center [x, y], scale (a "
+                "number), joints 16 × 2 and joints_vis (16)"
+            )
+    raise ValueError(f"{json_file}: entries do not form arrays")  # unreachable: some entry failed above
+
+
+def _read_headboxes(
+    headbox_file: Path, json_file: Path, n: int, joints: np.ndarray, vis: np.ndarray, check_gt: bool
+) -> np.ndarray:
     """Head boxes (n, 4) x1, y1, x2, y2 (1-based) from ``headboxes_src``, checked against the JSON."""
     mat = _loadmat(headbox_file, "mmpose MPII head-box file")
     if "headboxes_src" not in mat:
@@ -399,7 +457,6 @@ def _read_headboxes(headbox_file: Path, json_file: Path, n: int, entries: list, 
         )
     if check_gt and "jnt_missing" in mat:
         missing = np.asarray(mat["jnt_missing"])
-        vis = np.array([np.asarray(e["joints_vis"], np.float64).ravel() for e in entries]).reshape(n, 16)
         if missing.shape != (16, n):
             raise ValueError(f"{headbox_file}: jnt_missing has shape {missing.shape}, expected 16 × {n}")
         differ = np.flatnonzero(((missing.T == 0) != (vis > 0)).any(axis=1))
@@ -410,7 +467,6 @@ def _read_headboxes(headbox_file: Path, json_file: Path, n: int, entries: list, 
             )
         if "pos_gt_src" in mat:
             pos = np.asarray(mat["pos_gt_src"], np.float64)
-            joints = np.array([np.asarray(e["joints"], np.float64) for e in entries]).reshape(n, 16, 2)
             if pos.shape != (16, 2, n):
                 raise ValueError(f"{headbox_file}: pos_gt_src has shape {pos.shape}, expected 16 × 2 × {n}")
             far = np.abs(pos.transpose(2, 0, 1) - joints).max(axis=2) > 1.0
@@ -445,47 +501,24 @@ def read_mpii_mmpose(
     json_file = Path(json_file)
     if not json_file.is_file():
         raise FileNotFoundError(f"mmpose MPII annotation file not found: {json_file}")
-    try:
-        entries = json.loads(json_file.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{json_file}: not valid JSON ({e})") from None
-    if not isinstance(entries, list):
-        raise ValueError(f"{json_file}: expected a list of person entries (mmpose's MPII format)")
-    for i, e in enumerate(entries):
-        keys = {"image", "center", "scale", "joints", "joints_vis"}
-        if not isinstance(e, dict) or not keys <= e.keys():
-            raise ValueError(f"{json_file}: entry {i} lacks one of {sorted(keys)}")
-        try:
-            ok = (
-                np.shape(e["center"]) == (2,)
-                and np.shape(e["joints"]) == (16, 2)
-                and np.size(e["joints_vis"]) == 16
-                and np.size(e["scale"]) == 1
-            )
-        except ValueError:  # ragged lists
-            ok = False
-        if not ok or not isinstance(e["image"], str):
-            raise ValueError(
-                f"{json_file}: entry {i} ({e.get('image')!r}) needs image (str), center [x, y], scale, "
-                "joints 16 × 2 and joints_vis (16)"
-            )
+    entries = _load_json_list(json_file)
+    n = len(entries)
+    images, centers, scales, joints, vis = _entry_arrays(json_file, entries)
     if split is None:
         split = json_file.stem.removeprefix("mpii_")
     heads = None
     if headbox_file is not None:
-        heads = _read_headboxes(Path(headbox_file), json_file, len(entries), entries, check_gt)
+        heads = _read_headboxes(Path(headbox_file), json_file, n, joints, vis, check_gt)
     builder = _Builder(image_root, check_images, drop_bad_head, split)
-    for i, e in enumerate(entries):
-        where = f"{json_file}: entry {i} ({e['image']})"
-        center = _numbers(e["center"], where, "center")
-        joints = _numbers(e["joints"], where, "joints")
-        labelled = _numbers(e["joints_vis"], where, "joints_vis").ravel() > 0
-        scale = float(_numbers(e["scale"], where, "scale").ravel()[0])
-        if not np.all(np.isfinite(joints[labelled])):
-            raise ValueError(f"{where}: a labelled joint has non-finite coordinates")
-        if np.all(center == -1):  # mmpose mpii_dataset.py:170: no centre
-            center = np.full(2, np.nan)
-        builder.add((i, 0), e["image"], center, scale, None if heads is None else heads[i], joints, labelled)
+    labelled = vis > 0
+    bad = np.flatnonzero((labelled & ~np.isfinite(joints).all(axis=2)).any(axis=1))
+    if bad.size:
+        raise ValueError(f"{json_file}: entry {bad[0]} ({images[bad[0]]}): a labelled joint has non-finite coordinates")
+    centers[(centers == -1).all(axis=1)] = np.nan  # mmpose mpii_dataset.py:170: center −1 = no centre
+    for i in range(n):
+        builder.add(
+            (i, 0), images[i], centers[i], scales[i], None if heads is None else heads[i], joints[i], labelled[i]
+        )
     return builder.build(json_file, "mmpose", split)
 
 
