@@ -13,7 +13,9 @@ Both take joints in ``pa16j`` order (``har.data.formats.mpii``), ground truth an
   ``pckh_deephar@0.5`` …: the same, but ground-truth joints **outside the evaluation crop** are not counted
   (deephar's ``remove_outer_joints`` sets them to −1e9 before scoring), so it reads higher. The crop is the
   single-crop window: ``crop_centers`` / ``crop_sizes`` (``MpiiIndex.crop_windows()``); a joint counts when
-  strictly inside it (``get_visible_joints``: 0 < x, y < 1 in crop coordinates).
+  strictly inside it (``get_visible_joints``: 0 < x, y < 1 in crop coordinates). deephar truncates the window's
+  corners to integers (``transform.py:110-111``); har uses the exact window, so a joint within a pixel of the border
+  may count differently.
 
 mmpose 1.x (``MpiiPCKAccuracy``) reports the same pooled total but uses a strict ``<`` and calls head top alone
 "Head"; mmpose 0.x used ``≤`` as here.
