@@ -173,11 +173,6 @@ class Camera:
                 raise ValueError(f"camera {name} has {value.size} values, expected {size}")
             object.__setattr__(self, name, value.reshape((3, 3) if name == "R" else (size,)))
 
-    @classmethod
-    def create(cls, R, T, f, c, k=None, p=None) -> Camera:
-        """A camera from any array-likes of the right sizes (``k``, ``p`` default to no distortion)."""
-        return cls(R, T, f, c, np.zeros(3) if k is None else k, np.zeros(2) if p is None else p)
-
     @property
     def params(self) -> tuple[np.ndarray, ...]:
         return self.R, self.T, self.f, self.c, self.k, self.p
