@@ -68,9 +68,9 @@ XSUB_TRAIN_SUBJECTS = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 2
 XVIEW_TRAIN_CAMERAS = frozenset({2, 3})
 PROTOCOLS, SPLITS = ("xsub", "xview"), ("train", "test")
 NTU60_RANGES = {"setup": (1, 17), "camera": (1, 3), "subject": (1, 40), "replication": (1, 2), "action": (1, 60)}
-MISSING_SKELETONS = frozenset(
-    (Path(__file__).with_name("ntu60_missing_skeletons.txt")).read_text().split()
-)  # 302 sample ids (mmaction2 tools/data/skeleton/NTU_RGBD_samples_with_missing_skeletons.txt)
+# The 302 NTU-60 samples with missing skeletons (mmaction2: tools/data/skeleton/
+# NTU_RGBD_samples_with_missing_skeletons.txt)
+MISSING_SKELETONS = frozenset(Path(__file__).with_name("ntu60_missing_skeletons.txt").read_text().split())
 
 # Kinect v2's 25 joints (deephar ntu.py:39-45), and deephar's layouts as indices into them (deephar/utils/pose.py).
 KINECT_JOINTS = (
@@ -85,68 +85,23 @@ KINECT_TO_LAYOUT = {
     "pa17j": (*_PA16J, 1),
     "pa20j": (0, 20, 2, 3, 4, 8, 5, 9, 6, 10, 7, 11, 12, 16, 13, 17, 14, 18, 15, 19),
 }
+# deephar ntu.py:14-37 (where "touch other person's pocket" lost its apostrophe); label = A - 1.
 NTU60_CLASSES = (
-    "drink water",
-    "eat meal/snack",
-    "brushing teeth",
-    "brushing hair",
-    "drop",
-    "pickup",
-    "throw",
-    "sitting down",
-    "standing up (from sitting position)",
-    "clapping",
-    "reading",
-    "writing",
-    "tear up paper",
-    "wear jacket",
-    "take off jacket",
-    "wear a shoe",
-    "take off a shoe",
-    "wear on glasses",
-    "take off glasses",
-    "put on a hat/cap",
-    "take off a hat/cap",
-    "cheer up",
-    "hand waving",
-    "kicking something",
-    "put something inside pocket / take out something from pocket",
-    "hopping (one foot jumping)",
-    "jump up",
-    "make a phone call/answer phone",
-    "playing with phone/tablet",
-    "typing on a keyboard",
-    "pointing to something with finger",
-    "taking a selfie",
-    "check time (from watch)",
-    "rub two hands together",
-    "nod head/bow",
-    "shake head",
-    "wipe face",
-    "salute",
-    "put the palms together",
-    "cross hands in front (say stop)",
-    "sneeze/cough",
-    "staggering",
-    "falling",
-    "touch head (headache)",
-    "touch chest (stomachache/heart pain)",
-    "touch back (backache)",
-    "touch neck (neckache)",
-    "nausea or vomiting condition",
-    "use a fan (with hand or paper)/feeling warm",
-    "punching/slapping other person",
-    "kicking other person",
-    "pushing other person",
-    "pat on back of other person",
-    "point finger at the other person",
-    "hugging other person",
-    "giving something to other person",
-    "touch other person's pocket",
-    "handshaking",
-    "walking towards each other",
+    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw", "sitting down",
+    "standing up (from sitting position)", "clapping", "reading", "writing", "tear up paper", "wear jacket",
+    "take off jacket", "wear a shoe", "take off a shoe", "wear on glasses", "take off glasses", "put on a hat/cap",
+    "take off a hat/cap", "cheer up", "hand waving", "kicking something",
+    "put something inside pocket / take out something from pocket", "hopping (one foot jumping)", "jump up",
+    "make a phone call/answer phone", "playing with phone/tablet", "typing on a keyboard",
+    "pointing to something with finger", "taking a selfie", "check time (from watch)", "rub two hands together",
+    "nod head/bow", "shake head", "wipe face", "salute", "put the palms together", "cross hands in front (say stop)",
+    "sneeze/cough", "staggering", "falling", "touch head (headache)", "touch chest (stomachache/heart pain)",
+    "touch back (backache)", "touch neck (neckache)", "nausea or vomiting condition",
+    "use a fan (with hand or paper)/feeling warm", "punching/slapping other person", "kicking other person",
+    "pushing other person", "pat on back of other person", "point finger at the other person", "hugging other person",
+    "giving something to other person", "touch other person's pocket", "handshaking", "walking towards each other",
     "walking apart from each other",
-)  # fmt: skip  (deephar ntu.py:14-37, whose "touch other person s pocket" lost its apostrophe)
+)  # fmt: skip
 
 _SAMPLE_ID = re.compile(r"^S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})$")
 
@@ -256,6 +211,7 @@ class NtuIndex:
         tracking: (N, 25) int8 Kinect trackingState (0 not tracked, 1 inferred, 2 tracked); -1 in deephar's form.
         body_ids: (V,) int64 the followed bodyID (official), -1 (deephar).
         annotation_stride: every how many annotated frames one was kept.
+        small_images: deephar's form: frames from ``images-small`` (u, v halved) rather than ``images``.
         skipped: Counter reason → videos skipped; bad_records: ``(file, reason)``; notes: other anomalies.
     """
 
@@ -300,11 +256,13 @@ class NtuIndex:
         return np.flatnonzero(split_mask(self.subjects, self.cameras, protocol, split))
 
     def video_file(self, i: int) -> str:
-        """The official RGB video of video ``i`` (its frame n is the video's 0-based frame n − 1)."""
+        """The official RGB video of video ``i`` (annotated frame n is the video's 0-based frame n − 1)."""
         return str(self.root / RGB_DIR / f"{self.sample_ids[i]}_rgb.avi")
 
     def frame_files(self, i: int) -> list[str]:
         """deephar's form: the JPEG of each annotated frame of video ``i``."""
+        if self.source != "deephar":
+            raise ValueError("the official release has videos, not frame files: use video_file / read_ntu_frames")
         folder = self.root / (SMALL_IMAGES_DIR if self.small_images else IMAGES_DIR) / str(self.sample_ids[i])
         return [str(folder / f"{n:05d}.jpg") for n in self.frame_numbers[self.frame_rows(i)].tolist()]
 

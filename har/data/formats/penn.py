@@ -23,11 +23,11 @@ deephar swaps sides) or the viewer's was not checked here. pelvis, thorax and ne
 deephar keeps a joint when its visibility flag is set and neither coordinate is 0 (``p[v == 0] = nan``,
 ``p[p == 0] = nan``); those get v = 2. The rest get v = 0 and x = y = 0, except that ``keep_occluded=True`` keeps
 joints with coordinates but visibility 0 as v = 1 (labelled, not visible; deephar drops them). A coordinate equal to 0
-marks a missing joint in deephar's rule, which this reader follows by default (``zero_is_missing=True``): Penn's
-coordinates are MATLAB pixel positions (1-based, so the image spans 0.5 … W + 0.5) and 0 lies outside the image;
-the release's README does not say how missing joints are written, and real files were not opened here.
-``zero_is_missing=False`` keeps a joint at x = 0 (or y = 0) as labelled. Coordinates are kept as written (MATLAB's
-1-based pixel frame; deephar never shifts them).
+marks a missing joint in deephar's rule, which this reader follows by default (``zero_is_missing=True``): if Penn's
+coordinates are MATLAB pixel positions (1-based, the image spanning 0.5 … W + 0.5), 0 lies outside the image and can
+only be a placeholder. The release's README says neither how missing joints are written nor the pixel origin, and
+real files were not opened here. ``zero_is_missing=False`` keeps a joint at x = 0 (or y = 0) as labelled.
+Coordinates are kept as written (deephar never shifts them).
 
 **Skips** (counted in ``skipped``, each listed in ``bad_records`` with file, record and reason; nothing is silently
 dropped): unreadable or incomplete label records, an unknown class name (official) or an ``action_id`` outside
@@ -339,6 +339,8 @@ def _deephar_video(seq, record: int, split: str, root: Path, num_classes: int, z
     except AttributeError as e:
         raise _Skip("malformed record", f"{e}") from None
     video_id, action_id = _scalar(video_id, "idx"), _scalar(action_id, "action_id")
+    if not (video_id == int(video_id) and video_id >= 1):
+        raise _Skip("malformed record", f"idx {video_id:g} is not a video number >= 1")
     if not (action_id == int(action_id) and 1 <= action_id <= num_classes):
         raise _Skip("unknown class", f"action_id {action_id:g} outside action_labels 1..{num_classes}")
     if len(frames) == 0:
