@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from har.data.clip_protocol import deephar_clip_indices, deephar_multi_clips, fuse_clip_scores, multi_clip_indices
-from har.data.clips import window_indices
+from har.data.sampling import window_indices
 from har.metrics.video_accuracy import multi_clip_accuracy
 
 # --- single clip (get_clip_frame_index) --------------------------------------------------------------------------

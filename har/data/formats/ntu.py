@@ -58,6 +58,7 @@ import cv2
 import numpy as np
 
 from har.data.formats.ntu_skeleton import BODY_RULES, read_skeleton, select_body
+from har.data.io.video import probe_video, read_video_frames
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,6 @@ def read_ntu_frames(index: NtuIndex, i: int, positions: np.ndarray) -> list[np.n
                 raise OSError(f"cannot read frame {files[p]} (sample {index.sample_ids[i]})")
             out.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         return out
-    from har.data.merl_videos import read_video_frames  # imported here: its module imports torch
 
     numbers = index.frame_numbers[index.frame_rows(i)][positions] - 1
     return read_video_frames(index.video_file(i), numbers, str(index.sample_ids[i]))
@@ -446,7 +446,6 @@ def _skeleton_video(sample: NtuSampleId, path: Path, root: Path, stride: int, bo
         if not video.is_file():
             raise _Skip("missing video", f"video {video} not found")
         if probe_videos:
-            from har.data.merl_videos import probe_video  # imported here: its module imports torch
 
             count, width, height = probe_video(video)
             size = (width, height)
