@@ -193,7 +193,7 @@ IMPLIED_KEYS = (
 
 def describe_merge_config(cfg: dict) -> str:
     """One line naming the configuration a merge file implies."""
-    parts = [f"{label} {cfg[key]}" for key, label in IMPLIED_KEYS if key in cfg]
+    parts = [f"{label} {cfg[key]}" for key, label in IMPLIED_KEYS if cfg.get(key) is not None]
     parts.append("frames T: not stored in the weights")
     return ", ".join(parts)
 
@@ -214,7 +214,8 @@ def _check_merge_config(pose_net: DeepHARPose, action_net: DeepHARAction, cfg: d
         "num_actions": action_net.num_actions,
         "feature_channels": action_net.feature_channels,
     }
-    diffs = [f"{k}: file {cfg[k]} vs model {v}" for k, v in ours.items() if k in cfg and cfg[k] != v]
+    labels = dict(IMPLIED_KEYS)
+    diffs = [f"{labels.get(k, k)}: file {cfg[k]} vs model {v}" for k, v in ours.items() if k in cfg and cfg[k] != v]
     if cfg.get("num_blocks", 2) < 2:
         diffs.append(f"num_blocks: file {cfg['num_blocks']}, deephar's merge model needs at least 2 pose blocks")
     if diffs:
