@@ -77,3 +77,65 @@ def test_pose_weights_come_from_a_pose_checkpoint(tmp_path):
 def test_unknown_head_weight_is_an_error():
     with pytest.raises(ValueError, match="unknown heads"):
         _module(head_weights={"fusd": 1.0})
+
+
+# ---------------------------------------------------------------- BatchNorm of a frozen pose network
+
+
+def _pose_bn_io(module, frames):
+    """Input and output of the pose network's first BatchNorm in one forward of the module."""
+    bn = module.pose_net.stem.conv1.bn.bn
+    seen = {}
+    hook = bn.register_forward_hook(lambda m, i, o: seen.update(x=i[0].detach(), y=o.detach()))
+    module(frames)
+    hook.remove()
+    return bn, seen["x"], seen["y"]
+
+
+def test_frozen_pose_bn_eval_normalises_with_the_moving_statistics():
+    module = _module(train_pose=False)  # frozen_pose_bn: eval (default)
+    module.train()
+    bn, x, y = _pose_bn_io(module, _batch()["frames"])
+    assert not module.pose_net.training and module.action_net.training
+    expected = (x - bn.running_mean.view(1, -1, 1, 1)) / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + 1e-3)
+    assert torch.allclose(y, expected, atol=1e-5)
+
+
+def test_frozen_pose_bn_batch_stats_normalises_with_the_batch_and_never_updates_the_moving_statistics():
+    """deephar (Keras 2.1.4): a frozen sub-model's BatchNorm uses the batch's statistics (over all B·T frames) in
+    training steps, its moving statistics stay untouched, evaluation uses them."""
+    module = _module(train_pose=False, frozen_pose_bn="batch_stats", unfreeze_pose_at_epoch=1)
+    with torch.no_grad():  # moving statistics far from any batch's, so the two modes cannot coincide
+        for m in module.pose_net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.fill_(3.0), m.running_var.fill_(9.0)
+    pose_before = {k: v.clone() for k, v in module.pose_net.state_dict().items()}
+    frames = _batch()["frames"]
+
+    module.train()
+    assert module.pose_net.training
+    bn, x, y = _pose_bn_io(module, frames)
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    assert x.shape[0] == 2 * 4  # statistics over every frame of every clip
+    assert torch.allclose(y, (x - mean) / torch.sqrt(var + 1e-3), atol=1e-4)
+    _step(module, _batch())
+    _step(module, _batch())
+    assert all(torch.equal(v, pose_before[k]) for k, v in module.pose_net.state_dict().items())
+
+    module.eval()
+    bn, x, y = _pose_bn_io(module, frames)
+    assert torch.allclose(y, (x - 3.0) / torch.sqrt(torch.tensor(9.0 + 1e-3)), atol=1e-5)
+
+    class _Trainer:
+        current_epoch = 1
+
+    module._trainer = _Trainer()
+    module.on_train_epoch_start()  # unfrozen: normal training BatchNorm, statistics updated again
+    _step(module, _batch())
+    assert not torch.equal(bn.running_mean, pose_before["stem.conv1.bn.bn.running_mean"])
+
+
+def test_unknown_frozen_pose_bn_mode_is_an_error():
+    with pytest.raises(ValueError, match="frozen_pose_bn"):
+        _module(frozen_pose_bn="train")

@@ -7,7 +7,7 @@ NTU RGB+D (``deephar/data/datasets.py:6-35``, ``deephar/data/pennaction.py:207-2
 - **Single clip** (:func:`deephar_clip_indices`): deephar's ``get_clip_frame_index``, exactly: T indices at stride s,
   the start random in training and centred at test; a video with fewer than ``T·s`` frames gets the stride
   ``int(n / T)``, and one with fewer than T frames has its index range stretched by 1.5^k and floored, so frames
-  repeat. It differs from :func:`har.data.clips.window_indices` only in how far the stride is lowered: deephar
+  repeat. It differs from :func:`har.data.sampling.window_indices` only in how far the stride is lowered: deephar
   lowers it to ``int(n / T)``, ``window_indices`` to the largest s with ``s·(T − 1) + 1 ≤ n`` (e.g. n = 22, T = 8,
   s = 3: deephar takes stride 2, ``window_indices`` keeps 3). The centred start is the same in both.
 - **Multi-clip** (:func:`deephar_multi_clips`): clips ``range(start, start + T·s, s)``; the start advances by

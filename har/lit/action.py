@@ -33,6 +33,7 @@ from har.utils.wandb import log_table
 from har.vis.draw import draw_confusion
 from har.vis.logging import log_image
 
+FROZEN_POSE_BN = ("eval", "batch_stats")  # see ActionModule's frozen_pose_bn
 HEADS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")  # reported in this order
 DEEPHAR_HEAD_WEIGHTS = {"pose": 1.0, "appearance": 1.0, "fused": 1.0, "pose_fused": 0.0, "appearance_fused": 0.0}
 
@@ -185,6 +186,13 @@ class ActionModule(ClipActionModule):
         channels_last: run the pose network in channels_last (GPU speed).
         init_ckpt: an ActionModule checkpoint whose weights (pose and action parts) start this run, e.g. the first
             stage's for the fine-tuning stage.
+        frozen_pose_bn: how the BatchNorm layers of a frozen pose network (``train_pose=false``) normalise during
+            training steps. ``eval`` (har's default): with their moving statistics, as at evaluation, so the frozen
+            network computes exactly what it computes at test time (and what the decoupled mode saves).
+            ``batch_stats`` (deephar's Keras 2.1.4 behaviour): with the statistics of the current batch (over all
+            B·T frames), as Keras' ``BatchNormalization`` does in the training phase whatever ``trainable`` says;
+            evaluation still uses the moving statistics. Either way the moving statistics of a frozen network are
+            never updated (Keras ≥ 2.1.3 skips the updates of non-trainable models).
     """
 
     checkpoint_kind = "action"  # what har.checkpoints calls a checkpoint of this module
@@ -204,8 +212,11 @@ class ActionModule(ClipActionModule):
         pose_loss_weight: float = 1.0,
         channels_last: bool = False,
         init_ckpt: str | None = None,
+        frozen_pose_bn: str = "eval",
     ) -> None:
         super().__init__()
+        if frozen_pose_bn not in FROZEN_POSE_BN:
+            raise ValueError(f"model.frozen_pose_bn must be one of {FROZEN_POSE_BN}, got {frozen_pose_bn!r}")
         hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
         self.save_hyperparameters(hp)
         self.init_heads(classes, head_weights)
@@ -228,14 +239,22 @@ class ActionModule(ClipActionModule):
 
     # -- pose network freezing -------------------------------------------------------------------------------
     def set_pose_trainable(self, trainable: bool) -> None:
+        """Freeze (weights, BatchNorm statistics) or unfreeze the pose network; see ``frozen_pose_bn``."""
         self.pose_trainable = trainable
         self.pose_net.requires_grad_(trainable)
-        self.pose_net.train(self.training and trainable)
+        # batch_stats: a frozen network's BatchNorms normalise with the batch's statistics in training mode and keep
+        # their moving statistics untouched (PyTorch: track_running_stats=False while training; the stored moving
+        # statistics are still used in eval mode because the buffers exist).
+        batch_stats = not trainable and self.hparams.frozen_pose_bn == "batch_stats"
+        for m in self.pose_net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.track_running_stats = not batch_stats
+        self.train(self.training)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if not getattr(self, "pose_trainable", True):
-            self.pose_net.eval()  # a frozen pose network keeps its BatchNorm statistics
+        if not getattr(self, "pose_trainable", True) and self.hparams.frozen_pose_bn == "eval":
+            self.pose_net.eval()  # a frozen pose network normalises with its moving statistics
         return self
 
     def on_fit_start(self) -> None:

@@ -176,11 +176,12 @@ class PoseBranchStem(nn.Module):
 
     v1 (Penn): [conv_bn_act 8 (3×1) | 16 (3×3) | 24 (3×5)] → 48 → [conv_bn 56 (3×3) | conv_bn 32 (1×1) →
     conv_bn 56 (3×3)] → 112 → max-min pooling. v2 (NTU): the same with 12/24/36 → 72 and 112 | 64 → 112 → 224.
-    "v2_released": the v2 graph the released NTU weights were trained with. One upstream version of `action.py`
-    marks it "FIXME: typo error in the next line, but weights are already trained": the 12/24/36 concat is
+    "v2_released": the v2 graph of upstream `action.py` from 603b80b (10 Oct 2018) until 7df4159 (4 Dec 2018),
+    marked "FIXME: typo error in the next line, but weights are already trained": the 12/24/36 concat is
     assigned to the wrong name, so both 224 branches read the raw D-channel input and the three small
     convolutions are dead (absent from the Keras model and its weights); here it has no `multiscale` layer.
-    (The fork's copy and another upstream version have the intended "v2".)
+    7df4159 fixed it the day the NTU evaluation script came, so whether the released NTU weights have this graph is
+    unknown: `har.tools.import_deephar` reads the version from the file. (The cvpr18 branch and the fork have "v2".)
     """
 
     VERSIONS = {"v1": (8, 16, 24, 56, 32), "v2": (12, 24, 36, 112, 64), "v2_released": (12, 24, 36, 112, 64)}

@@ -149,30 +149,40 @@ def _shape(group, layer_params: dict[str, str], param: str) -> tuple[int, ...] |
     return None if name is None else tuple(group[name].shape)
 
 
-def _file_config(f, layer_names: list[str]) -> dict:
-    """What the file's shapes say about the network that wrote it (only what it can tell)."""
+def first_shape(kf: KerasFile, group_name: str, param: str) -> tuple[int, ...] | None:
+    """Shape of the first weight called ``param`` in a group (None if the group or the weight is absent)."""
+    if group_name in kf:
+        group = kf.group(group_name)
+        for _, params in kf.layers(group_name):
+            if param in params:
+                return _shape(group, params, param)
+    return None
 
-    def first_shape(group_name, param):
-        if group_name in f:
-            for _, params in _read_layers(f[group_name]):
-                if param in params:
-                    return _shape(f[group_name], params, param)
-        return None
 
-    cfg: dict = {"num_blocks": sum(re.fullmatch(r"rBlock\d+", n) is not None for n in layer_names)}
-    regmap = first_shape("RegMap1", "kernel")  # (1, 1, width, N_h)
-    sepconv = first_shape("SepConv1", "depthwise_kernel")  # (k, k, width, 1)
-    sam = first_shape("sSAM", "depthwise_kernel")  # (h/8, w/8, J, 1): the soft-argmax grid
+def _file_config(kf: KerasFile) -> dict:
+    """What a pose-model file's shapes say about the network that wrote it (only what it can tell)."""
+    cfg: dict = {"num_blocks": sum(re.fullmatch(r"rBlock\d+", n) is not None for n in kf.layer_names)}
+    regmap = first_shape(kf, "RegMap1", "kernel")  # (1, 1, width, N_h)
+    sepconv = first_shape(kf, "SepConv1", "depthwise_kernel")  # (k, k, width, 1)
     if regmap:
         cfg.update(width=regmap[2], num_heatmaps=regmap[3])
     if sepconv:
         cfg["kernel_size"] = sepconv[0]
-    if sam:
-        cfg.update(num_joints=sam[2], heatmap_size=tuple(sam[:2]))
-        if regmap and "zSAM" in layer_names:
-            cfg.update(dim=3, depth_bins=regmap[3] // sam[2], num_context_per_joint=0)
-        elif regmap:
-            cfg.update(dim=2, depth_bins=None, num_context_per_joint=regmap[3] // sam[2] - 1)
+    cfg.update(decoder_config(kf, cfg.get("num_heatmaps")))
+    return cfg
+
+
+def decoder_config(kf: KerasFile, num_heatmaps: int | None) -> dict:
+    """Joints, heat-map size, dim, depth bins and context maps from the soft-argmax groups (sSAM: the
+    (h/8, w/8, J, 1) grid; zSAM present: 3D) and the number of heat maps."""
+    sam = first_shape(kf, "sSAM", "depthwise_kernel")
+    if not sam:
+        return {}
+    cfg: dict = {"num_joints": sam[2], "heatmap_size": tuple(sam[:2])}
+    if num_heatmaps and "zSAM" in kf.layer_names:
+        cfg.update(dim=3, depth_bins=num_heatmaps // sam[2], num_context_per_joint=0)
+    elif num_heatmaps:
+        cfg.update(dim=2, depth_bins=None, num_context_per_joint=num_heatmaps // sam[2] - 1)
     return cfg
 
 
@@ -233,81 +243,147 @@ def _to_torch(kind: str, param: str, value: np.ndarray) -> torch.Tensor:
     return tensor.permute(3, 2, 0, 1)  # HWIO → OIHW
 
 
-def load_keras_weights(net: DeepHARPose, h5_path: str | Path) -> dict[str, int]:
-    """Fill `net` from an original deephar .h5 file; returns {h5 group: number of tensors loaded}.
+class KerasFile:
+    """One Keras ``save_weights`` model read from one or several .h5 files (a model's groups split over files are
+    one model: their ``layer_names`` are concatenated). Use as a context manager.
+
+    ``layer_names``: every top-level layer in order; ``group(name)``: its h5 group; ``where(name)``: the file that
+    holds it (for error messages); ``layers(name)``: [(layer, {param: weight name})] as `_read_layers`.
+    """
+
+    def __init__(self, paths):
+        self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        if not self.paths:
+            raise KerasWeightsError("no .h5 file given")
+        self._files: list = []
+        self._owner: dict[str, int] = {}
+        self.layer_names: list[str] = []
+
+    def __enter__(self) -> KerasFile:
+        import h5py  # only this module needs it
+
+        try:
+            for i, path in enumerate(self.paths):
+                f = h5py.File(path, "r")
+                self._files.append(f)
+                names = [_str(n) for n in f.attrs.get("layer_names", [])]
+                if not names:
+                    raise KerasWeightsError(f"{path}: no root attribute 'layer_names' (not a Keras save_weights file)")
+                for name in names:
+                    if name in self._owner:
+                        raise KerasWeightsError(
+                            f"{path}: group /{name} is also in {self.paths[self._owner[name]]} (one model, each group "
+                            "in one file)"
+                        )
+                    self._owner[name] = i
+                    self.layer_names.append(name)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files = []
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._owner
+
+    def group(self, name: str):
+        return self._files[self._owner[name]][name]
+
+    def where(self, name: str) -> str:
+        return f"{self.paths[self._owner[name]]}:/{name}"
+
+    def layers(self, name: str) -> list[tuple[str, dict[str, str]]]:
+        return _read_layers(self.group(name)) if name in self else []
+
+    def __str__(self) -> str:
+        return " + ".join(str(p) for p in self.paths)
+
+
+def load_groups(
+    kf: KerasFile, module: nn.Module, targets: dict[str, list], constant_groups=_CONSTANT_GROUPS
+) -> dict[str, int]:
+    """Fill ``module`` from the groups of ``kf`` that ``targets`` maps (group → [(kind, submodule, explicit name)]
+    in the group's layer order); returns {group: tensors loaded}.
+
+    Every weighted group must be a target or a constant group (checked elsewhere), every target group must be in
+    the file, every layer must have the expected kind, name (where explicit) and shapes, and every parameter and
+    BatchNorm statistic of ``module`` must be filled; otherwise `KerasWeightsError` names the h5 dataset.
+    """
+    names = {id(t): n for n, t in [*module.named_parameters(), *module.named_buffers()]}
+    to_fill = {
+        n for n, _ in [*module.named_parameters(), *module.named_buffers()] if not n.endswith("num_batches_tracked")
+    }
+    missing = [g for g in targets if g not in kf]
+    if missing:
+        raise KerasWeightsError(f"{kf}: groups {missing} are missing from the file")
+    report: dict[str, int] = {}
+    for group_name in kf.layer_names:
+        layers = kf.layers(group_name)
+        if group_name in constant_groups or not layers:
+            continue
+        if group_name not in targets:
+            raise KerasWeightsError(
+                f"{kf.where(group_name)} holds weights {[n for n, _ in layers]} that no har module takes"
+            )
+        group = kf.group(group_name)
+        expected = targets[group_name]
+        if len(layers) != len(expected):
+            raise KerasWeightsError(
+                f"{kf.where(group_name)}: {len(layers)} weighted layers in the file "
+                f"({[n for n, _ in layers]}), the network expects {len(expected)}"
+            )
+        loaded = 0
+        with torch.no_grad():
+            for (h5_layer, params), (kind, target, keras_name) in zip(layers, expected):
+                where = f"{kf.where(group_name)}/{h5_layer}"
+                if set(params) != set(_PARAMS_OF_KIND[kind]):
+                    raise KerasWeightsError(
+                        f"{where}: weights {sorted(params)}, expected a {kind} layer with {list(_PARAMS_OF_KIND[kind])}"
+                    )
+                if not _name_matches(keras_name, h5_layer):
+                    raise KerasWeightsError(f"{where}: expected layer '{keras_name}' at this position")
+                for param in _PARAMS_OF_KIND[kind]:
+                    dataset = group[params[param]]
+                    shape, tensor = _keras_shape(kind, param, target)
+                    if tuple(dataset.shape) != shape:
+                        raise KerasWeightsError(
+                            f"{kf.where(group_name)}/{params[param]}: h5 shape {tuple(dataset.shape)} != expected "
+                            f"{shape} (PyTorch {names[id(tensor)]} {tuple(tensor.shape)})"
+                        )
+                    tensor.copy_(_to_torch(kind, param, dataset[()]))
+                    to_fill.discard(names[id(tensor)])
+                    loaded += 1
+        report[group_name] = loaded
+    if to_fill:
+        raise KerasWeightsError(f"{kf}: {len(to_fill)} network tensors were not filled: {sorted(to_fill)[:10]}")
+    return report
+
+
+def load_keras_weights(net: DeepHARPose, h5_path) -> dict[str, int]:
+    """Fill `net` from an original deephar pose-model .h5 file (or the list of files that hold its groups); returns
+    {h5 group: number of tensors loaded}.
 
     Raises `KerasWeightsError` (a ValueError) when the configuration differs (saying what the file implies),
     on any shape or layer-kind mismatch (naming the h5 dataset and both shapes), on weights left unmapped and
     on parameters or BN statistics left unfilled.
     """
-    import h5py  # only this module needs it
-
-    targets = keras_group_targets(net)
-    names = {id(t): n for n, t in [*net.named_parameters(), *net.named_buffers()]}
-    to_fill = {n for n, _ in [*net.named_parameters(), *net.named_buffers()] if not n.endswith("num_batches_tracked")}
-    report: dict[str, int] = {}
-    with h5py.File(h5_path, "r") as f:
-        layer_names = [_str(n) for n in f.attrs.get("layer_names", [])]
-        if not layer_names:
-            raise KerasWeightsError(f"{h5_path}: no root attribute 'layer_names' (not a Keras save_weights file)")
-        _check_config(net, _file_config(f, layer_names), h5_path)
-        missing = [g for g in targets if g not in layer_names]
-        if missing:
-            raise KerasWeightsError(f"{h5_path}: groups {missing} are missing from the file")
-
-        for group_name in layer_names:
-            group = f[group_name]
-            layers = _read_layers(group)
-            if group_name in _CONSTANT_GROUPS or not layers:
-                continue
-            if group_name not in targets:
-                raise KerasWeightsError(
-                    f"{h5_path}: group /{group_name} holds weights {[n for n, _ in layers]} that no har module takes"
-                )
-            expected = targets[group_name]
-            if len(layers) != len(expected):
-                raise KerasWeightsError(
-                    f"/{group_name}: {len(layers)} weighted layers in the file "
-                    f"({[n for n, _ in layers]}), the network expects {len(expected)}"
-                )
-            loaded = 0
-            with torch.no_grad():
-                for (h5_layer, params), (kind, module, keras_name) in zip(layers, expected):
-                    where = f"/{group_name}/{h5_layer}"
-                    if set(params) != set(_PARAMS_OF_KIND[kind]):
-                        raise KerasWeightsError(
-                            f"{where}: weights {sorted(params)}, expected a {kind} layer "
-                            f"with {list(_PARAMS_OF_KIND[kind])}"
-                        )
-                    if not _name_matches(keras_name, h5_layer):
-                        raise KerasWeightsError(f"{where}: expected layer '{keras_name}' at this position")
-                    for param in _PARAMS_OF_KIND[kind]:
-                        dataset = group[params[param]]
-                        shape, tensor = _keras_shape(kind, param, module)
-                        if tuple(dataset.shape) != shape:
-                            raise KerasWeightsError(
-                                f"/{group_name}/{params[param]}: h5 shape {tuple(dataset.shape)} != expected "
-                                f"{shape} (PyTorch {names[id(tensor)]} {tuple(tensor.shape)})"
-                            )
-                        tensor.copy_(_to_torch(kind, param, dataset[()]))
-                        to_fill.discard(names[id(tensor)])
-                        loaded += 1
-            report[group_name] = loaded
-    if to_fill:
-        raise KerasWeightsError(f"{h5_path}: {len(to_fill)} network tensors were not filled: {sorted(to_fill)[:10]}")
-    return report
+    with KerasFile(h5_path) as kf:
+        _check_config(net, _file_config(kf), kf)
+        return load_groups(kf, net, keras_group_targets(net))
 
 
 def read_keras_config(h5_path: str | Path) -> dict:
     """The DeepHARPose arguments an original .h5 file implies (what its shapes can tell), e.g. for a converter:
     ``num_joints, num_blocks, kernel_size, num_context_per_joint, depth_bins, width`` and ``input_size``."""
-    import h5py
-
-    with h5py.File(h5_path, "r") as f:
-        layer_names = [_str(n) for n in f.attrs.get("layer_names", [])]
-        if not layer_names:
-            raise KerasWeightsError(f"{h5_path}: no root attribute 'layer_names' (not a Keras save_weights file)")
-        cfg = _file_config(f, layer_names)
+    with KerasFile(h5_path) as kf:
+        cfg = _file_config(kf)
     keys = ("num_joints", "num_blocks", "kernel_size", "num_context_per_joint", "depth_bins", "width")
     out = {k: cfg[k] for k in keys if k in cfg}
     if "heatmap_size" in cfg:
