@@ -11,7 +11,7 @@ import pytest
 from har.data import coco
 from har.data.coco import load_coco_ground_truth, load_coco_index
 from har.layouts import COCO17
-from har.metrics.coco_ap import coco_keypoint_ap
+from har.metrics.coco_ap import coco_keypoint_ap, pycocotools_keypoint_ap
 
 W, H = 200, 300
 
@@ -103,6 +103,18 @@ def test_a_file_without_categories_is_scored(tmp_path):
     path = _write(tmp_path / "person_keypoints_val2017.json", _good(), categories=False)
     stats = coco_keypoint_ap(path, _perfect_predictions(path), COCO17.sigmas)
     assert stats["oks_ap"] == 1.0 and stats["oks_ap50"] == 1.0
+
+
+def test_a_person_with_annotation_id_0_can_be_found(tmp_path):
+    """COCOeval records a match as the matched annotation's id, 0 meaning unmatched: pycocotools never finds a person
+    whose id is 0. The ground truth is evaluated under ids 1..M."""
+    anns = _good()
+    anns[0]["id"] = 0
+    path = _write(tmp_path / "person_keypoints_val2017.json", anns)
+    preds = _perfect_predictions(path)
+    assert 0 in {p["gt_id"] for p in preds}
+    assert coco_keypoint_ap(path, preds, COCO17.sigmas)["oks_ap"] == 1.0
+    assert pycocotools_keypoint_ap(path, preds, COCO17.sigmas)["oks_ap"] < 1.0
 
 
 def test_crowd_regions_and_unlabelled_people_stay_as_ignore_regions(tmp_path):

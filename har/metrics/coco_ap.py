@@ -106,12 +106,15 @@ class KeypointGroundTruth:
         return self.keypoints.shape[1]
 
     def coco(self, backend: str):
-        """The ground truth as a COCO object of ``backend``'s library (``faster`` or ``pycocotools``), built once."""
+        """The ground truth as a COCO object of ``backend``'s library (``faster`` or ``pycocotools``), built once.
+
+        Its annotation ids are 1..M (row + 1), not the file's: COCOeval records a match as the matched id and takes
+        0 for "unmatched", so a person with id 0 could never be found (pycocotools and faster-coco-eval alike)."""
         if backend not in self._coco:
             m = len(self)
             images = [{"id": i, "width": w, "height": h}
                       for i, (w, h) in zip(self.image_ids.tolist(), self.image_sizes.tolist())]  # fmt: skip
-            fields = zip(self.ann_ids.tolist(), self.image_ids[self.ann_image].tolist(),
+            fields = zip(range(1, m + 1), self.image_ids[self.ann_image].tolist(),
                          self.keypoints.reshape(m, -1).tolist(), self.bboxes.tolist(), self.areas.tolist(),
                          self.iscrowd.astype(int).tolist(), self.num_keypoints.tolist())  # fmt: skip
             anns = [{"id": i, "image_id": img, "category_id": 1, "keypoints": k, "bbox": b, "area": a, "iscrowd": c,
@@ -302,7 +305,7 @@ class _FasterEvaluator(COCOeval_faster):
         if block is not None:
             dets, oks = block
             gt, start = self._gt, self._gt._start[row]
-            gt_ids = gt.ann_ids[gt._by_image[start : start + gt._count[row]]].tolist()
+            gt_ids = (gt._by_image[start : start + gt._count[row]] + 1).tolist()
             dt_ids = (dets + 1).tolist()
             # Answer only for exactly the records the library holds for this image, in its order.
             if ([g["id"] for g in self.gt_dataset.get(imgId, catId)] == gt_ids
