@@ -261,7 +261,7 @@ def _image_rows(image_rows: dict, image_ids: list) -> np.ndarray:
 
 
 class _Records(NamedTuple):
-    """The person records of a file after validation (every record, good or not; float64 as in the file)."""
+    """The person records of a file after validation: every record, good or not."""
 
     image_ids: np.ndarray  # (I,) int64
     image_files: np.ndarray  # (I,) str
@@ -270,8 +270,8 @@ class _Records(NamedTuple):
     ok: np.ndarray  # (n,) bool: well formed
     rows: np.ndarray  # (n,) int64 image row, -1 for an unknown image_id
     ann_ids: np.ndarray  # (n,) int64, -1 where missing
-    kps: np.ndarray  # (n, 3J) float64
-    box: np.ndarray  # (n, 4) float64
+    kps: np.ndarray  # (n, 3J) numbers as parsed (int64 where all are integers, else float64), zeros where bad
+    box: np.ndarray  # (n, 4) likewise
     skipped: Counter  # malformed records by reason
     bad: list  # (annotation id, reason) of each malformed record
 
