@@ -243,3 +243,15 @@ def test_an_unreadable_val_image_leaves_one_prediction_per_instance(tiny_coco, t
     lost = {a["id"] for a in gt.dataset["annotations"] if a["image_id"] == bad_image["id"]}
     readable = {a["id"] for a in gt.dataset["annotations"] if a["num_keypoints"] > 0 and not a.get("iscrowd")}
     assert lost and set(gt_ids) == readable - lost
+
+
+def test_the_benchmark_reports_every_variant_equal_to_pycocotools(tmp_path, capsys):
+    """``python -m bench.coco_eval`` at a tiny size: a table, then one JSON line with every figure."""
+    from bench.coco_eval import main
+
+    main(["--instances", "150", "--repeats", "1", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert any(line.startswith("har ") for line in out) and figures["goals"]["stats_equal_1e-6"]
+    assert set(figures["variants"]) == {"har", "pycocotools", "faster-coco-eval"}
+    assert figures["dataset"]["results"] >= figures["dataset"]["with_keypoints"] and figures["results_unmodified"]
