@@ -137,7 +137,7 @@ def test_malformed_values_are_bad_records(tmp_path):
         _ann(4, bbox=(1, 2, 3)),
         _ann(5, bbox=(1, 2, None, 4)),
         [1, 2, 3],  # not an object
-        {k: v for k, v in _ann(6).items() if k != "id"},  # no id: kept, id -1
+        {k: v for k, v in _ann(6).items() if k != "id"},  # no id: COCOeval could not look it up
         _ann(7, image_id=[1]),  # unhashable image id
         _ann(8, kps=good[:3] + [[1, 2]] + good[4:]),  # a nested list
         {**_ann(9), "category_id": 2, "keypoints": None},  # another category: ignored, not reported
@@ -145,14 +145,15 @@ def test_malformed_values_are_bad_records(tmp_path):
         _ann(11, area=None),  # no usable area: w·h
     ])  # fmt: skip
     index = load_coco_index(path, cache=False)
-    assert index.ann_ids.tolist() == [1, -1, 11]
-    assert index.areas.tolist() == [500.0, 500.0, 6000.0]
+    assert index.ann_ids.tolist() == [1, 11]
+    assert index.areas.tolist() == [500.0, 6000.0]
     assert index.bad_records == [
         (2, "non-numeric keypoints or bbox"),
         (3, "keypoints not 3x17 long"),
         (4, "bbox not [x, y, w, h]"),
         (5, "non-numeric keypoints or bbox"),
         (-1, "annotation is not an object"),
+        (-1, "annotation id missing or not an integer"),
         (7, "unknown image_id"),
         (8, "non-numeric keypoints or bbox"),
         (10, "NaN or infinite coordinates"),

@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from har.data.formats.merl_pose import MerlFlags, index_ground_truth, load_merl_pose_index, read_records
+from har.data.formats.merl_pose import MerlFlags, load_merl_pose_ground_truth, load_merl_pose_index, read_records
 from har.layouts import COCO17
 from har.metrics.coco_ap import coco_keypoint_ap
 from har.tools.merl_pickle_to_json import main as pickle_to_json
@@ -72,12 +72,17 @@ def test_bad_records_are_skipped_counted_and_listed(tmp_path):
 
 
 def test_ground_truth_from_records_scores_perfect_predictions_one(tmp_path):
+    """The ground truth is every well-formed record: one without labelled joints (not trained on) is there as an
+    ignore region, a malformed one is not; predictions equal to the index's instances score 1."""
     path = tmp_path / "merl.json"
-    path.write_text(json.dumps([_record(i) for i in range(1, 6)]))
+    unlabelled = _record(6, kps=[[0.0, 0.0, 2]] * 17)
+    path.write_text(json.dumps([_record(i) for i in range(1, 6)] + [unlabelled, _record(7, bbox=(1, 1, 0, 1))]))
     index = load_merl_pose_index(path)
-    gt = index_ground_truth(index)
+    gt = load_merl_pose_ground_truth(path)
+    assert len(index) == 5 and gt.ann_ids.tolist() == [1, 2, 3, 4, 5, 6] and gt.bad_records == index.bad_records
+    assert (gt.keypoints[5, :, 2] == 0).all() and gt.keypoints.dtype == np.float64
     results = [{"image_id": int(index.image_ids[index.ann_image[k]]), "category_id": 1, "score": 1.0,
                 "keypoints": np.concatenate([index.keypoints[k, :, :2], np.ones((17, 1))], 1).ravel().tolist()}
                for k in range(len(index))]  # fmt: skip
     assert coco_keypoint_ap(gt, results, COCO17.sigmas)["oks_ap"] == pytest.approx(1.0)
-    assert gt.anns[int(index.ann_ids[0])]["area"] == pytest.approx(210.0 * 120.0 * 0.53)
+    assert gt.areas[0] == 210.0 * 120.0 * 0.53

@@ -35,7 +35,7 @@ class PoseModule(pl.LightningModule):
         init_ckpt: checkpoint whose network weights initialise this one (fine-tuning), or None.
         flip_test: at validation and test, average the prediction with that of the horizontally flipped crop.
         oks_ap_stages: stages whose predictions are scored with COCO keypoint AP (``<stage>/oks_ap`` ...) against
-            the datamodule's annotation file.
+            the datamodule's ground truth (``eval_ground_truth``), on global rank 0.
     """
 
     checkpoint_kind = "pose"  # what har.checkpoints calls a checkpoint of this module
@@ -106,7 +106,7 @@ class PoseModule(pl.LightningModule):
         if self.hparams.flip_test:
             flipped = self(images.flip(-1))
             uv_f = flipped.pose[-1, :, self.flip_index, :2]
-            # In normalised coordinates the flip is u → 1 − u exactly (see har.codec).
+            # In normalised coordinates the flip is u → 1 − u exactly (see har.geometry.affine).
             uv_f = torch.stack([1.0 - uv_f[..., 0], uv_f[..., 1]], dim=-1)
             uv = (uv + uv_f) * 0.5
             vis = (vis + flipped.visibility[-1, :, self.flip_index, 0]) * 0.5
@@ -163,21 +163,33 @@ class PoseModule(pl.LightningModule):
             self._outputs = []
             if stage == "test":
                 self.test_predictions = results
-            gt = self._ground_truth(stage)
-            if gt is not None:
-                ap = coco_keypoint_ap(gt, results, self.layout.sigmas)
-                values.update({k: torch.tensor(v) for k, v in ap.items()})
+            if self._has_ground_truth():
+                values.update({k: torch.tensor(v) for k, v in self._oks_ap(stage, results).items()})
         for key, value in values.items():
             self.log(f"{stage}/{key}", value, prog_bar=key == self.best_key)
         return values
 
-    def _ground_truth(self, stage: str):
-        """The stage's COCO ground truth (a file or a pycocotools COCO, from the datamodule), if the datamodule
-        has one and the layout has OKS sigmas."""
+    def _has_ground_truth(self) -> bool:
+        """Whether the datamodule has COCO keypoint ground truth and the layout OKS sigmas."""
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.layout.sigmas is None or not hasattr(datamodule, "eval_ground_truth"):
-            return None
-        return datamodule.eval_ground_truth(stage)
+        return self.layout.sigmas is not None and hasattr(datamodule, "eval_ground_truth")
+
+    def _oks_ap(self, stage: str, results: list[dict]) -> dict[str, float]:
+        """COCO keypoint AP of the stage's results against the datamodule's ground truth (built once per split),
+        computed on global rank 0, which holds the gathered results, and broadcast: every rank logs the same values.
+        An error there is raised on every rank, rather than leaving the others waiting in the broadcast."""
+        ap, error = None, None
+        if self.trainer.is_global_zero:
+            try:
+                ap = coco_keypoint_ap(self.trainer.datamodule.eval_ground_truth(stage), results, self.layout.sigmas)
+            except Exception as e:  # noqa: BLE001 - re-raised below, here and on the other ranks
+                error = e
+        ap = self.trainer.strategy.broadcast(ap if error is None else f"{type(error).__name__}: {error}", src=0)
+        if error is not None:
+            raise error
+        if isinstance(ap, str):
+            raise RuntimeError(f"COCO keypoint AP failed on global rank 0: {ap}")
+        return ap
 
     def on_train_start(self) -> None:
         # The sanity check's validation must not count toward the best score (val_best skips it; a resumed run
@@ -207,12 +219,15 @@ class PoseModule(pl.LightningModule):
 
     def _coco_results(self, outputs: list[dict]) -> list[dict]:
         """COCO results records, one per dataset instance (gathered from every device, repeats dropped, in
-        dataset order): keypoints (x, y, score) × J in original pixels, score, and ``gt_id``, the box's annotation."""
+        dataset order): keypoints (x, y, score) × J in original pixels, score, and ``gt_id``, the box's annotation.
+        Under DDP only global rank 0 makes them (the others return [])."""
         if not outputs:
             return []
         cat = {k: torch.cat([o[k] for o in outputs]) for k in outputs[0]}
         if self.trainer.world_size > 1:  # equal lengths on every rank: the sampler pads with repeats
             cat = {k: v.flatten(0, 1) for k, v in self.all_gather(cat).items()}
+        if not self.trainer.is_global_zero:
+            return []
         keep = first_occurrence(cat["index"])
         cat = {k: v[keep].detach().cpu() for k, v in cat.items()}
         cat = {k: (v.float() if v.is_floating_point() else v).numpy() for k, v in cat.items()}

@@ -8,15 +8,15 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
-from pycocotools.coco import COCO
 
 from har.data.datamodules.base import BaseDataModule
 from har.data.datasets.topdown import TopDownPoseDataset
-from har.data.formats.coco import CocoFilters, CocoIndex, load_coco_index
+from har.data.formats.coco import CocoFilters, CocoGroundTruth, CocoIndex, load_coco_ground_truth, load_coco_index
 from har.data.transforms.augmentation import Augmentation
 from har.data.transforms.batch_photometric import BatchPhotometric
 from har.data.transforms.topdown import TopDownTransform
 from har.layouts import get_layout
+from har.metrics.coco_ap import KeypointGroundTruth
 from har.synthetic.coco import ensure_synthetic_coco
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class CocoPoseDataModule(BaseDataModule):
         self.batch_photometric: BatchPhotometric | None = None  # set by setup() when the ops run on the device
         self.filters = CocoFilters(**(filters or {}))
         self.indexes: dict[str, CocoIndex] = {}  # by split: val and test share val2017's
+        self._ground_truths: dict[str, KeypointGroundTruth] = {}  # by split, built on first use (rank 0 only)
 
     synthetic_generator = staticmethod(ensure_synthetic_coco)
 
@@ -110,9 +111,20 @@ class CocoPoseDataModule(BaseDataModule):
     def eval_split(self, stage: str) -> str:
         return self.split_of("val" if stage == "val" else "test")
 
-    def eval_ground_truth(self, stage: str) -> Path | COCO:
-        """Ground truth scored by COCO keypoint AP for a stage ("val" or "test"): the split's annotation file."""
-        return self.annotation_file(self.eval_split(stage))
+    def eval_ground_truth(self, stage: str) -> KeypointGroundTruth:
+        """Ground truth of COCO keypoint AP for a stage ("val" or "test"), built once per split: the split's
+        well-formed records (the index's bad records removed; crowd regions and records without labelled joints
+        kept, COCOeval's ignore regions)."""
+        split = self.eval_split(stage)
+        if split not in self._ground_truths:
+            gt = self.read_ground_truth(split)
+            log.info(gt.summary())
+            self._ground_truths[split] = KeypointGroundTruth(gt)
+        return self._ground_truths[split]
+
+    def read_ground_truth(self, split: str) -> CocoGroundTruth:
+        """Read and validate a split's ground truth (subclasses read other formats)."""
+        return load_coco_ground_truth(self.annotation_file(split), self.layout.num_joints, self.hparams.cache)
 
     def read_index(self, split: str) -> CocoIndex:
         """Read and validate a split (subclasses read other formats into the same index)."""
@@ -124,8 +136,10 @@ class CocoPoseDataModule(BaseDataModule):
         """The split's validated index, loaded once; its summary line and report come with the first load."""
         if split not in self.indexes:
             index = self.read_index(split)
-            self.indexes[split] = index
             self._report(split, index)
+            if len(index) == 0:
+                raise ValueError(f"split {split!r} has no instance left to train or evaluate on: {index.summary()}")
+            self.indexes[split] = index
         return self.indexes[split]
 
     @rank_zero_only

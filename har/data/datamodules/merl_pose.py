@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pycocotools.coco import COCO
-
 from har.data.datamodules.base import BaseDataModule
 from har.data.datamodules.coco import CocoPoseDataModule
-from har.data.formats.coco import CocoIndex
-from har.data.formats.merl_pose import MerlFlags, index_ground_truth, load_merl_pose_index
+from har.data.formats.coco import CocoGroundTruth, CocoIndex
+from har.data.formats.merl_pose import MerlFlags, load_merl_pose_ground_truth, load_merl_pose_index
 from har.synthetic.merl import ensure_synthetic_merl
 
 
@@ -43,7 +41,6 @@ class MerlPoseDataModule(CocoPoseDataModule):
         super().__init__(root, train_split=train_split, val_split=val_split, test_split=test_split, **kwargs)
         self.files = dict(files or {s: f"merl_pose_{s}.json" for s in ("train", "val", "test")})
         self.flags = MerlFlags(**{k: tuple(v) for k, v in (flags or {}).items()})
-        self._ground_truths: dict[str, COCO] = {}
 
     synthetic_generator = staticmethod(ensure_synthetic_merl)
     synthetic_subdir = "pose"
@@ -65,9 +62,7 @@ class MerlPoseDataModule(CocoPoseDataModule):
             self.filters.min_keypoints,
         )  # fmt: skip
 
-    def eval_ground_truth(self, stage: str) -> COCO:
-        """MERL has no COCO file: the ground truth is built from the split's index (area = w·h·0.53)."""
-        split = self.eval_split(stage)
-        if split not in self._ground_truths:
-            self._ground_truths[split] = index_ground_truth(self.load_index(split))
-        return self._ground_truths[split]
+    def read_ground_truth(self, split: str) -> CocoGroundTruth:
+        """MERL has no COCO file: the ground truth is the split's well-formed records (area = w·h·0.53)."""
+        return load_merl_pose_ground_truth(self.annotation_file(split), self.layout.num_joints, self.flags,
+                                           self.hparams.allow_pickle)  # fmt: skip

@@ -21,6 +21,7 @@ from collections import Counter
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -30,7 +31,7 @@ from har.utils.io import atomic_path
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "har.coco_index"
-CACHE_VERSION = 1  # bump when the index's content or the cache layout changes: older caches are then ignored
+CACHE_VERSION = 2  # bump when the index's content or the cache layout changes: older caches are then ignored
 CACHE_SUFFIX = ".har-index.npz"
 
 
@@ -90,6 +91,55 @@ class CocoIndex:
     def summary(self) -> str:
         parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
         return f"{self.ann_file}: {len(self)} instances kept" + (f"; removed: {parts}" if parts else "")
+
+
+@dataclass
+class CocoGroundTruth:
+    """The ground truth of one COCO split for keypoint AP: every well-formed person record, as flat arrays.
+
+    Unlike :class:`CocoIndex` (the instances trained on), crowd regions, records without labelled joints and tiny
+    boxes stay in: COCOeval needs them as ignore regions (crowd, ``num_keypoints == 0``) and as people to find, as on
+    the official file. Malformed records (the index's bad records: wrong lengths, non-numeric or non-finite values,
+    empty or out-of-image boxes, missing or repeated ids) are left out, so annotation ids are unique. Values are
+    float64, as in the file.
+
+    Attributes:
+        image_ids: (I,) int64 COCO image ids (unique).
+        image_sizes: (I, 2) int32 (width, height).
+        ann_ids: (M,) int64 annotation ids (unique).
+        ann_image: (M,) int32 row of the record's image in the image arrays.
+        keypoints: (M, J, 3) float64 x, y, v.
+        bboxes: (M, 4) float64 x, y, w, h.
+        areas: (M,) float64 ``area`` (w·h where a record has none).
+        iscrowd: (M,) bool.
+        skipped, bad_records: the malformed records removed, as in :class:`CocoIndex`.
+    """
+
+    ann_file: Path
+    image_ids: np.ndarray
+    image_sizes: np.ndarray
+    ann_ids: np.ndarray
+    ann_image: np.ndarray
+    keypoints: np.ndarray
+    bboxes: np.ndarray
+    areas: np.ndarray
+    iscrowd: np.ndarray
+    skipped: Counter = field(default_factory=Counter)
+    bad_records: list = field(default_factory=list)
+    cache_file: Path | None = None
+    from_cache: bool = False
+
+    def __len__(self) -> int:
+        return len(self.ann_ids)
+
+    def summary(self) -> str:
+        labelled = (self.keypoints[..., 2] > 0).any(axis=1)
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.skipped.items()))
+        return (
+            f"{self.ann_file}: {len(self)} ground-truth records for keypoint AP ({int(self.iscrowd.sum())} crowd, "
+            f"{int((~labelled & ~self.iscrowd).sum())} without labelled joints)"
+            + (f"; removed: {parts}" if parts else "")
+        )
 
 
 # --- Reading and validating the JSON ----------------------------------------------------------------------------
@@ -172,12 +222,13 @@ def _number_rows(values: list, width: int) -> tuple[np.ndarray, np.ndarray, np.n
     return out, shape_ok, numeric
 
 
-def _int_ids(values: list) -> np.ndarray:
-    """Integer ids as int64, -1 for a missing or non-integer id."""
+def _int_ids(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """Integer ids as int64 (-1 for a missing or non-integer id), and where the id is an integer."""
     arr = _numeric_array(values)
     if arr is not None and arr.dtype.kind in "iu" and arr.ndim == 1:
-        return arr.astype(np.int64)
-    return np.array([v if type(v) is int and -(2**63) <= v < 2**63 else -1 for v in values], np.int64)
+        return arr.astype(np.int64), np.ones(len(values), bool)
+    ok = np.fromiter((type(v) is int and -(2**63) <= v < 2**63 for v in values), bool, len(values))
+    return np.array([v if good else -1 for v, good in zip(values, ok)], np.int64), ok
 
 
 def _float_values(values: list) -> np.ndarray:
@@ -210,7 +261,28 @@ def _image_rows(image_rows: dict, image_ids: list) -> np.ndarray:
         return np.array([get(i, -1) if i.__hash__ is not None else -1 for i in image_ids], np.int64)
 
 
-def _build_index(ann_file: Path, data: dict, num_joints: int, filters: CocoFilters) -> CocoIndex:
+class _Records(NamedTuple):
+    """The person records of a file after validation: every record, good or not."""
+
+    image_ids: np.ndarray  # (I,) int64
+    image_files: np.ndarray  # (I,) str
+    image_sizes: np.ndarray  # (I, 2) int32 (width, height)
+    anns: list  # (n,) the person annotations, {} for one that is not an object
+    ok: np.ndarray  # (n,) bool: well formed
+    rows: np.ndarray  # (n,) int64 image row, -1 for an unknown image_id
+    ann_ids: np.ndarray  # (n,) int64, -1 where missing
+    kps: np.ndarray  # (n, 3J) numbers as parsed (int64 where all are integers, else float64), zeros where bad
+    box: np.ndarray  # (n, 4) likewise
+    skipped: Counter  # malformed records by reason
+    bad: list  # (annotation id, reason) of each malformed record
+
+    def areas(self, at: np.ndarray) -> np.ndarray:
+        """(len(at),) float64 ``area`` of the records ``at``, w·h of the box where a record has no usable area."""
+        areas = _float_values([self.anns[i].get("area") for i in at.tolist()])
+        return np.where(np.isfinite(areas), areas, self.box[at, 2] * self.box[at, 3])
+
+
+def _validate(ann_file: Path, data: dict, num_joints: int) -> _Records:
     images = data["images"]
     for row, img in enumerate(images):
         if type(img) is not dict or not img.keys() >= _IMAGE_KEYS:
@@ -222,6 +294,8 @@ def _build_index(ann_file: Path, data: dict, num_joints: int, filters: CocoFilte
         image_sizes = np.array([(img["width"], img["height"]) for img in images], dtype=np.int32).reshape(-1, 2)
     except (TypeError, ValueError, OverflowError) as e:
         raise ValueError(f"{ann_file}: images need integer id, width and height and a file_name ({e})") from None
+    if len(image_rows) != len(images):
+        raise ValueError(f"{ann_file}: {len(images) - len(image_rows)} duplicate image ids in images")
 
     # Person annotations (category 1, or none given); anything that is not an object is kept to be reported.
     anns = [a for a in data["annotations"] if type(a) is not dict or a.get("category_id", 1) == 1]
@@ -230,41 +304,48 @@ def _build_index(ann_file: Path, data: dict, num_joints: int, filters: CocoFilte
     if not_object.any():
         anns = [a if type(a) is dict else {} for a in anns]
 
-    # Validation, in the order the reasons are reported: each bad record gets the first reason that applies.
     rows = _image_rows(image_rows, [a.get("image_id") for a in anns])
     kps, kps_shape, kps_numeric = _number_rows([a.get("keypoints") for a in anns], 3 * num_joints)
     box, box_shape, box_numeric = _number_rows([a.get("bbox") for a in anns], 4)
-    reasons = [
-        None,
-        "annotation is not an object",
-        "unknown image_id",
-        f"keypoints not 3x{num_joints} long",
-        "bbox not [x, y, w, h]",
-        "non-numeric keypoints or bbox",
-        "NaN or infinite coordinates",
-        "bbox width or height <= 0",
-    ]
+    ann_ids, has_id = _int_ids([a.get("id") for a in anns])
     shaped = kps_shape & box_shape
-    numeric = shaped & kps_numeric & box_numeric
     finite = np.isfinite(kps).all(axis=1) & np.isfinite(box).all(axis=1)
-    code = np.zeros(n, np.int8)  # index into `reasons`; 0 = fine. Assigned from the last reason to the first.
-    code[numeric & finite & ((box[:, 2] <= 0) | (box[:, 3] <= 0))] = 7
-    code[numeric & ~finite] = 6
-    code[shaped & ~numeric] = 5
-    code[kps_shape & ~box_shape] = 4
-    code[~kps_shape] = 3
-    code[rows < 0] = 2
-    code[not_object] = 1
+    size = image_sizes[np.maximum(rows, 0)] if len(images) else np.zeros((n, 2))
+    x, y, w, h = box.T
+    # In the order the reasons are reported: a bad record gets the first that applies (each mask need only be right
+    # where the earlier ones are false).
+    checks = [
+        ("annotation is not an object", not_object),
+        ("unknown image_id", rows < 0),
+        (f"keypoints not 3x{num_joints} long", ~kps_shape),
+        ("bbox not [x, y, w, h]", ~box_shape),
+        ("non-numeric keypoints or bbox", shaped & ~(kps_numeric & box_numeric)),
+        ("NaN or infinite coordinates", ~finite),
+        ("bbox width or height <= 0", (w <= 0) | (h <= 0)),
+        ("bbox wholly outside the image", (x >= size[:, 0]) | (y >= size[:, 1]) | (x + w <= 0) | (y + h <= 0)),
+        ("annotation id missing or not an integer", ~has_id),
+    ]
+    code = np.zeros(n, np.int8)  # 1 + index into `checks`; 0 = fine. Assigned from the last check to the first.
+    for k in range(len(checks) - 1, -1, -1):
+        code[checks[k][1]] = k + 1
+    # Annotation ids must be unique (COCOeval looks records up by id): the first good record with an id keeps it.
+    good = np.flatnonzero(code == 0)
+    first = np.unique(ann_ids[good], return_index=True)[1]
+    code[np.setdiff1d(good, good[first], assume_unique=True)] = len(checks) + 1
+    reasons = [None, *(reason for reason, _ in checks), "duplicate annotation id"]
 
-    ann_ids = _int_ids([a.get("id", -1) for a in anns])
     bad_at = np.flatnonzero(code)
     bad_reasons = [reasons[c] for c in code[bad_at].tolist()]
-    bad = list(zip(ann_ids[bad_at].tolist(), bad_reasons))
-    skipped: Counter = Counter(bad_reasons)
+    return _Records(image_ids, image_files, image_sizes, anns, code == 0, rows, ann_ids, kps, box,
+                    Counter(bad_reasons), list(zip(ann_ids[bad_at].tolist(), bad_reasons)))  # fmt: skip
 
+
+def _build_index(ann_file: Path, data: dict, num_joints: int, filters: CocoFilters) -> CocoIndex:
+    r = _validate(ann_file, data, num_joints)
+    kps, box, skipped = r.kps, r.box, r.skipped
     # Filters, in order: an instance is counted under the first one that removes it.
-    ok = code == 0
-    crowd = ok & _flags([a.get("iscrowd", 0) for a in anns]) if filters.drop_crowd else ok & False
+    ok = r.ok
+    crowd = ok & _flags([a.get("iscrowd", 0) for a in r.anns]) if filters.drop_crowd else ok & False
     rest = ok & ~crowd
     few = rest & ((kps[:, 2::3] > 0).sum(axis=1) < filters.min_keypoints)
     rest &= ~few
@@ -278,26 +359,45 @@ def _build_index(ann_file: Path, data: dict, num_joints: int, filters: CocoFilte
         if count := int(mask.sum()):
             skipped[reason] = count
 
-    areas = _float_values([anns[i].get("area") for i in kept.tolist()])
-    areas = np.where(np.isfinite(areas), areas, box[kept, 2] * box[kept, 3])  # no usable area: w·h
     return CocoIndex(
         ann_file=ann_file,
-        image_ids=image_ids,
-        image_files=image_files,
-        image_sizes=image_sizes,
-        ann_ids=ann_ids[kept],
-        ann_image=rows[kept].astype(np.int32),
+        image_ids=r.image_ids,
+        image_files=r.image_files,
+        image_sizes=r.image_sizes,
+        ann_ids=r.ann_ids[kept],
+        ann_image=r.rows[kept].astype(np.int32),
         bboxes=box[kept].astype(np.float32),
         keypoints=kps[kept].astype(np.float32).reshape(len(kept), num_joints, 3),
-        areas=areas.astype(np.float32),
+        areas=r.areas(kept).astype(np.float32),
         skipped=skipped,
-        bad_records=bad,
+        bad_records=r.bad,
+    )
+
+
+def _build_ground_truth(ann_file: Path, data: dict, num_joints: int) -> CocoGroundTruth:
+    r = _validate(ann_file, data, num_joints)
+    at = np.flatnonzero(r.ok)
+    return CocoGroundTruth(
+        ann_file=ann_file,
+        image_ids=r.image_ids,
+        image_sizes=r.image_sizes,
+        ann_ids=r.ann_ids[at],
+        ann_image=r.rows[at].astype(np.int32),
+        keypoints=r.kps[at].astype(np.float64).reshape(len(at), num_joints, 3),
+        bboxes=r.box[at].astype(np.float64),
+        areas=r.areas(at),
+        iscrowd=_flags([r.anns[i].get("iscrowd", 0) for i in at.tolist()]),
+        skipped=r.skipped,
+        bad_records=r.bad,
     )
 
 
 # --- The cache --------------------------------------------------------------------------------------------------
 
 _ARRAYS = ("image_ids", "image_files", "image_sizes", "ann_ids", "ann_image", "bboxes", "keypoints", "areas")
+_GT_ARRAYS = ("image_ids", "image_sizes", "ann_ids", "ann_image", "keypoints", "bboxes", "areas", "iscrowd")
+GT_CACHE_FORMAT = "har.coco_ground_truth"
+_KINDS = {CocoIndex: (CACHE_FORMAT, _ARRAYS), CocoGroundTruth: (GT_CACHE_FORMAT, _GT_ARRAYS)}  # what a cache holds
 
 
 def default_cache_dir() -> Path:
@@ -311,14 +411,18 @@ def _digest(text: str, n: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def _cache_key(ann_file: Path, stat: os.stat_result, num_joints: int, filters: CocoFilters) -> tuple[str, list[Path]]:
+def _cache_key(
+    ann_file: Path, stat: os.stat_result, num_joints: int, filters: CocoFilters | None, kind: type = CocoIndex
+) -> tuple[str, list[Path]]:
     """The key stored in (and checked against) a cache file, and the cache's paths in the order they are tried.
 
     The file name is ``<annotation file name>.<hash of size, mtime>-<hash of settings>.har-index.npz``, so caches of
-    other settings live side by side and those of an earlier state of the file can be recognised and removed.
+    other settings (and the ground truth's, ``kind`` :class:`CocoGroundTruth`) live side by side and those of an
+    earlier state of the file can be recognised and removed.
     """
     source = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    config = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "num_joints": num_joints, "filters": asdict(filters)}
+    config = {"format": _KINDS[kind][0], "version": CACHE_VERSION, "num_joints": num_joints,
+              "filters": asdict(filters) if filters else None}  # fmt: skip
     key = json.dumps({"file": ann_file.name, **source, **config}, sort_keys=True)
     name = f"{ann_file.name}.{_digest(json.dumps(source, sort_keys=True), 10)}-"
     name += f"{_digest(json.dumps(config, sort_keys=True), 10)}{CACHE_SUFFIX}"
@@ -349,8 +453,8 @@ def _remove_stale(path: Path, ann_file: Path) -> None:
                 other.unlink()
 
 
-def _write_cache(index: CocoIndex, key: str, paths: list[Path]) -> Path | None:
-    arrays = {name: getattr(index, name) for name in _ARRAYS}
+def _write_cache(index: CocoIndex | CocoGroundTruth, key: str, paths: list[Path]) -> Path | None:
+    arrays = {name: getattr(index, name) for name in _KINDS[type(index)][1]}
     arrays.update(
         key=np.array(key),
         skipped_reasons=np.array(list(index.skipped), dtype=str),
@@ -372,12 +476,12 @@ def _write_cache(index: CocoIndex, key: str, paths: list[Path]) -> Path | None:
     return None
 
 
-def _check_cached(a: dict[str, np.ndarray], num_joints: int) -> None:
-    """Raise ValueError unless the arrays read from a cache form a consistent index."""
+def _check_cached(a: dict[str, np.ndarray], num_joints: int, kind: type = CocoIndex) -> None:
+    """Raise ValueError unless the arrays read from a cache form a consistent index (or ground truth)."""
     n, i = len(a["ann_ids"]), len(a["image_ids"])
     expected = {
         "image_ids": ("i", (i,)),
-        "image_files": ("U", (i,)),
+        **({"image_files": ("U", (i,))} if kind is CocoIndex else {"iscrowd": ("b", (n,))}),
         "image_sizes": ("i", (i, 2)),
         "ann_ids": ("i", (n,)),
         "ann_image": ("i", (n,)),
@@ -394,8 +498,11 @@ def _check_cached(a: dict[str, np.ndarray], num_joints: int) -> None:
         raise ValueError("ann_image points outside the image table")
 
 
-def _read_cache(path: Path, key: str, ann_file: Path, num_joints: int) -> CocoIndex | None:
-    """The index stored at ``path`` if it is a readable cache made with ``key``, else None."""
+def _read_cache(
+    path: Path, key: str, ann_file: Path, num_joints: int, kind: type = CocoIndex
+) -> CocoIndex | CocoGroundTruth | None:
+    """The index (or ground truth: ``kind``) stored at ``path`` if it is a readable cache made with ``key``, else
+    None."""
     if not path.is_file():
         return None
     try:
@@ -404,18 +511,44 @@ def _read_cache(path: Path, key: str, ann_file: Path, num_joints: int) -> CocoIn
                 log.info("ignoring the COCO index cache %s: made for another file state or settings", path)
                 return None
             a = {name: z[name] for name in z.files}
-        _check_cached(a, num_joints)
+        _check_cached(a, num_joints, kind)
     except Exception as e:  # any unreadable, truncated or inconsistent file: rebuild rather than trust it
         log.warning("ignoring the unreadable COCO index cache %s (%s: %s); rebuilding it", path, type(e).__name__, e)
         return None
-    return CocoIndex(
+    return kind(
         ann_file=ann_file,
-        **{name: a[name] for name in _ARRAYS},
+        **{name: a[name] for name in _KINDS[kind][1]},
         skipped=Counter(dict(zip(a["skipped_reasons"].tolist(), a["skipped_counts"].tolist()))),
         bad_records=list(zip(a["bad_ids"].tolist(), a["bad_reasons"].tolist())),
         cache_file=path,
         from_cache=True,
     )
+
+
+def _load(ann_file: Path, num_joints: int, filters: CocoFilters | None, cache: bool, kind: type):
+    """The index (or ground truth: ``kind``) of ``ann_file``, from its cache or built (and cached)."""
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"COCO annotation file not found: {ann_file}")
+    index = None
+    if cache:
+        stat = ann_file.stat()  # before reading: a file changed while being read is then keyed by its old state
+        key, paths = _cache_key(ann_file, stat, num_joints, filters, kind)
+        index = next((i for p in paths if (i := _read_cache(p, key, ann_file, num_joints, kind)) is not None), None)
+    if index is None:
+        with _gc_paused():
+            data = _load_json(ann_file)
+            if kind is CocoIndex:
+                index = _build_index(ann_file, data, num_joints, filters)
+            else:
+                index = _build_ground_truth(ann_file, data, num_joints)
+            del data
+        if cache:
+            after = ann_file.stat()
+            if (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                index.cache_file = _write_cache(index, key, paths)
+            else:
+                log.warning("%s changed while being read; not caching its index", ann_file)
+    return index
 
 
 def load_coco_index(
@@ -436,24 +569,16 @@ def load_coco_index(
             otherwise build it and save the cache (see :func:`cache_paths`). False: always build, write nothing.
         verbose: log the one-line summary at INFO (else DEBUG), for callers that report it themselves.
     """
-    ann_file = Path(ann_file)
-    filters = filters or CocoFilters()
-    if not ann_file.is_file():
-        raise FileNotFoundError(f"COCO annotation file not found: {ann_file}")
-    index = None
-    if cache:
-        stat = ann_file.stat()  # before reading: a file changed while being read is then keyed by its old state
-        key, paths = _cache_key(ann_file, stat, num_joints, filters)
-        index = next((i for p in paths if (i := _read_cache(p, key, ann_file, num_joints)) is not None), None)
-    if index is None:
-        with _gc_paused():
-            index = _build_index(ann_file, _load_json(ann_file), num_joints, filters)
-        if cache:
-            after = ann_file.stat()
-            if (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                index.cache_file = _write_cache(index, key, paths)
-            else:
-                log.warning("%s changed while being read; not caching its index", ann_file)
+    index = _load(Path(ann_file), num_joints, filters or CocoFilters(), cache, CocoIndex)
     source = f" (index cache {index.cache_file})" if index.from_cache else ""
     log.log(logging.INFO if verbose else logging.DEBUG, "%s%s", index.summary(), source)
     return index
+
+
+def load_coco_ground_truth(ann_file: str | Path, num_joints: int = 17, cache: bool = True) -> CocoGroundTruth:
+    """Read and validate a COCO person-keypoints file into a :class:`CocoGroundTruth` for keypoint AP: the same
+    validation as :func:`load_coco_index` (the same records removed), none of its filters. Cached like the index
+    (``cache``), in a file of its own."""
+    gt = _load(Path(ann_file), num_joints, None, cache, CocoGroundTruth)
+    log.debug("%s", gt.summary())
+    return gt

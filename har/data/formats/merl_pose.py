@@ -9,13 +9,12 @@ Records are read from a plain JSON list by default. A pickle can run code when l
 explicit choice (``allow_pickle=True``); ``python -m har.tools.merl_pickle_to_json IN.pkl OUT.json`` converts once.
 
 The records become a :class:`~har.data.formats.coco.CocoIndex` (one instance per record) read by the same top-down
-pipeline as COCO. MERL has no segmentation area: OKS uses area = w · h · 0.53 of the box (mmpose's fallback).
+pipeline as COCO, and a :class:`~har.data.formats.coco.CocoGroundTruth` (every well-formed record) for COCO keypoint AP.
+MERL has no segmentation area: OKS uses area = w · h · 0.53 of the box (mmpose's fallback).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import math
@@ -25,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pycocotools.coco import COCO
 
-from har.data.formats.coco import CocoIndex
+from har.data.formats.coco import CocoGroundTruth, CocoIndex
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +91,11 @@ def _check(rec, num_joints: int) -> str | None:
     return None
 
 
-def load_merl_pose_index(
-    path: str | Path, num_joints: int = 17, flags: MerlFlags | None = None, allow_pickle: bool = False,
-    min_keypoints: int = 1,
-) -> CocoIndex:  # fmt: skip
-    """Validate the records of one split into a :class:`CocoIndex`; bad records are skipped, counted, listed."""
-    path = Path(path)
-    flags = flags or MerlFlags()
+def _read_split(
+    path: Path, num_joints: int, flags: MerlFlags, allow_pickle: bool
+) -> tuple[CocoGroundTruth, np.ndarray]:
+    """Every well-formed record of a split as a :class:`CocoGroundTruth` (bad records skipped, counted, listed), and
+    the (I,) image file of each of its images."""
     records = read_records(path, allow_pickle)
     skipped: Counter = Counter()
     bad: list = []
@@ -113,63 +109,69 @@ def load_merl_pose_index(
             kept.append((i, rec))
 
     n = len(kept)
-    kps = np.zeros((n, num_joints, 3), dtype=np.float32)
+    kps = np.zeros((n, num_joints, 3), dtype=np.float64)
     for row, (_, rec) in enumerate(kept):
         raw = np.asarray(rec["keypoints"], dtype=np.float64)
         v = np.where(np.isin(raw[:, 2], flags.visible), 2, np.where(np.isin(raw[:, 2], flags.occluded), 1, 0))
         kps[row, :, :2] = np.where(v[:, None] > 0, raw[:, :2], 0.0)
         kps[row, :, 2] = v
-    enough = (kps[:, :, 2] > 0).sum(1) >= min_keypoints
-    if (~enough).any():
-        skipped[f"fewer than {min_keypoints} labelled keypoints"] += int((~enough).sum())
-    kept = [k for k, ok in zip(kept, enough) if ok]
-    kps = kps[enough]
 
     files = sorted({str(rec["img_paths"]) for _, rec in kept})
     row_of = {f: r for r, f in enumerate(files)}
     sizes = {str(rec["img_paths"]): (rec.get("img_width", 0), rec.get("img_height", 0)) for _, rec in kept}
-    image_ids = {str(rec["img_paths"]): rec.get("image_id", i + 1) for i, rec in kept}
-    bboxes = np.array([np.asarray(rec["bbox"], dtype=np.float64) for _, rec in kept], dtype=np.float32).reshape(-1, 4)
-    index = CocoIndex(
+    ids = {str(rec["img_paths"]): rec.get("image_id", i + 1) for i, rec in kept}
+    image_ids = np.array([ids[f] for f in files], dtype=np.int64)
+    if len(np.unique(image_ids)) != len(files):  # COCOeval would merge the people of images sharing an id
+        log.warning("%s: image_id is not one per image file; numbering the %d images 1..%d", path, len(files),
+                    len(files))  # fmt: skip
+        image_ids = np.arange(1, len(files) + 1, dtype=np.int64)
+    bboxes = np.array([np.asarray(rec["bbox"], dtype=np.float64) for _, rec in kept], dtype=np.float64).reshape(-1, 4)
+    gt = CocoGroundTruth(
         ann_file=path,
-        image_ids=np.array([image_ids[f] for f in files], dtype=np.int64),
-        image_files=np.array(files, dtype=str),
+        image_ids=image_ids,
         image_sizes=np.array([sizes[f] for f in files], dtype=np.int32).reshape(-1, 2),
         ann_ids=np.array([i + 1 for i, _ in kept], dtype=np.int64),  # 1-based record position in the file
         ann_image=np.array([row_of[str(rec["img_paths"])] for _, rec in kept], dtype=np.int32),
-        bboxes=bboxes,
         keypoints=kps,
+        bboxes=bboxes,
         areas=bboxes[:, 2] * bboxes[:, 3] * AREA_FACTOR,
+        iscrowd=np.zeros(n, bool),
         skipped=skipped,
         bad_records=bad,
+    )
+    return gt, np.array(files, dtype=str)
+
+
+def load_merl_pose_index(
+    path: str | Path, num_joints: int = 17, flags: MerlFlags | None = None, allow_pickle: bool = False,
+    min_keypoints: int = 1,
+) -> CocoIndex:  # fmt: skip
+    """Validate the records of one split into a :class:`CocoIndex`; bad records are skipped, counted, listed."""
+    gt, files = _read_split(Path(path), num_joints, flags or MerlFlags(), allow_pickle)
+    skipped = Counter(gt.skipped)
+    enough = (gt.keypoints[:, :, 2] > 0).sum(1) >= min_keypoints
+    if (~enough).any():
+        skipped[f"fewer than {min_keypoints} labelled keypoints"] += int((~enough).sum())
+    index = CocoIndex(
+        ann_file=gt.ann_file,
+        image_ids=gt.image_ids,
+        image_files=files,
+        image_sizes=gt.image_sizes,
+        ann_ids=gt.ann_ids[enough],
+        ann_image=gt.ann_image[enough],
+        bboxes=gt.bboxes[enough].astype(np.float32),
+        keypoints=gt.keypoints[enough].astype(np.float32),
+        areas=gt.areas[enough].astype(np.float32),
+        skipped=skipped,
+        bad_records=list(gt.bad_records),
     )
     log.info(index.summary())
     return index
 
 
-def index_ground_truth(index: CocoIndex) -> COCO:
-    """A pycocotools ground truth built from an index (for COCO keypoint AP on data without a COCO file)."""
-    gt = COCO()
-    gt.dataset = {
-        "images": [
-            {"id": int(i), "file_name": str(f), "width": int(w), "height": int(h)}
-            for i, f, (w, h) in zip(index.image_ids, index.image_files, index.image_sizes)
-        ],
-        "annotations": [
-            {
-                "id": int(index.ann_ids[k]),
-                "image_id": int(index.image_ids[index.ann_image[k]]),
-                "category_id": 1,
-                "bbox": index.bboxes[k].tolist(),
-                "area": float(index.areas[k]),
-                "iscrowd": 0,
-                "num_keypoints": int((index.keypoints[k, :, 2] > 0).sum()),
-                "keypoints": index.keypoints[k].reshape(-1).tolist(),
-            }
-            for k in range(len(index))
-        ],
-        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt.createIndex()
-    return gt
+def load_merl_pose_ground_truth(
+    path: str | Path, num_joints: int = 17, flags: MerlFlags | None = None, allow_pickle: bool = False
+) -> CocoGroundTruth:
+    """The ground truth of COCO keypoint AP for one split: every well-formed record (those with no labelled joint
+    too, COCOeval's ignore regions), area = w·h·0.53 of the box, the same records removed as by the index."""
+    return _read_split(Path(path), num_joints, flags or MerlFlags(), allow_pickle)[0]
