@@ -128,12 +128,28 @@ def test_predict_equals_evaluate_on_the_same_images_and_boxes(pose_ckpt, tiny_co
         np.testing.assert_allclose(p["keypoints"], e["keypoints"], atol=2e-3)
 
     images = sorted((tiny_coco / "val2017").glob("*.jpg"))
-    overlays = sorted((tmp_path / "pred" / "overlays").glob("*.png"))
-    assert [o.stem for o in overlays] == [i.stem for i in images]
+    overlays = sorted((tmp_path / "pred" / "overlays").iterdir())
+    assert [o.name for o in overlays] == [i.name for i in images]
     with_people = {Path(p["file_name"]).stem for p in predicted}
     for image, overlay in zip(images, overlays):
         changed = np.abs(cv2.imread(str(overlay)).astype(int) - cv2.imread(str(image)).astype(int)).max() > 60
         assert changed == (image.stem in with_people), image.name
+
+
+def test_overlays_of_images_with_the_same_stem_do_not_overwrite_each_other(pose_ckpt, tmp_path):
+    """``a.jpg`` (red) and ``a.png`` (blue) in one folder: two overlays, each named as its input and showing it."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    colours = {"a.jpg": (0, 0, 200), "a.png": (200, 0, 0)}  # BGR
+    for name, bgr in colours.items():
+        cv2.imwrite(str(folder / name), np.full((120, 160, 3), bgr, np.uint8))
+    files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={folder}")
+    assert sorted(p.name for p in files["overlays"]) == ["a.jpg", "a.png"]
+    for path in files["overlays"]:
+        median = np.median(cv2.imread(str(path)).reshape(-1, 3), axis=0)
+        np.testing.assert_allclose(median, colours[path.name], atol=8)
+    records = json.loads(files["predictions"].read_text())
+    assert sorted(r["file_name"] for r in records) == ["a.jpg", "a.png"]
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:

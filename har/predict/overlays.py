@@ -50,16 +50,17 @@ def draw_text_panel(image: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def write_overlays(source: FrameSource, draw: Callable[[int, np.ndarray], np.ndarray], out_dir: Path) -> list[Path]:
-    """Draw every frame of ``source`` (``draw(frame, rgb) → rgb``) into ``out_dir``: ``<image name stem>.png`` per
-    image, or ``<video stem>.mp4``. Returns the files written."""
+    """Draw every frame of ``source`` (``draw(frame, rgb) → rgb``) into ``out_dir``: per image a file of the input's
+    name and format (``photo.jpg`` → ``overlays/photo.jpg``: unique, as the inputs' names are), or
+    ``<video stem>.mp4``. Returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = tqdm(source.frames, desc="overlays", unit="frame", dynamic_ncols=True)
     if not source.is_video:
         written = []
         for f in frames:
             rgb = draw(f.index, cv2.cvtColor(source.read(f.index), cv2.COLOR_BGR2RGB))
-            path = out_dir / f"{Path(f.name).stem}.png"
-            if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            path = out_dir / f.name
+            if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise OSError(f"cannot write {path}")
             written.append(path)
         return written
