@@ -3,6 +3,7 @@ overlays and JSON; action checkpoints give per-window top-k labels equal to the 
 every supported layout are read, and bad ones are clear errors."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -150,6 +151,47 @@ def test_overlays_of_images_with_the_same_stem_do_not_overwrite_each_other(pose_
         np.testing.assert_allclose(median, colours[path.name], atol=8)
     records = json.loads(files["predictions"].read_text())
     assert sorted(r["file_name"] for r in records) == ["a.jpg", "a.png"]
+
+
+def test_an_unreadable_image_in_a_folder_is_skipped_and_counted(pose_ckpt, tmp_path, caplog):
+    """A folder of two images and one file that is not an image: the two are predicted and drawn, the third is
+    skipped with a warning naming it; an input where nothing can be read is an error naming the file."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("a.jpg", "c.png"):
+        cv2.imwrite(str(folder / name), np.full((80, 60, 3), 90, np.uint8))
+    (folder / "b.jpg").write_bytes(b"not a JPEG")
+    with caplog.at_level(logging.WARNING):
+        files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={folder}")
+    records = json.loads(files["predictions"].read_text())
+    assert [r["file_name"] for r in records] == ["a.jpg", "c.png"]
+    assert sorted(p.name for p in files["overlays"]) == ["a.jpg", "c.png"]
+    (warning,) = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert "1 of 3 images" in warning and "b.jpg" in warning
+    with pytest.raises(ValueError, match="b.jpg cannot be decoded"):
+        run_predict(tmp_path / "one", f"ckpt_path={pose_ckpt}", f"input={folder / 'b.jpg'}")
+
+
+def test_a_box_wholly_outside_its_image_is_refused_and_the_others_kept(pose_ckpt, tmp_path, caplog):
+    """On a 300×200 image: a box inside, a box partly outside (kept: people are cut by the border) and a box
+    wholly outside (refused with a warning naming the file, the box and the image size, nothing predicted there)."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "000000000005.jpg"), np.full((200, 300, 3), 120, np.uint8))
+    dets = [{"image_id": 5, "bbox": [100, 50, 60, 120], "score": 0.9, "id": 1},
+            {"image_id": 5, "bbox": [250, 150, 100, 100], "score": 0.8, "id": 2},
+            {"image_id": 5, "bbox": [5000, 5000, 50, 80], "score": 0.7, "id": 3}]  # fmt: skip
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    for reduced in ("false", "true"):
+        with caplog.at_level(logging.WARNING):
+            caplog.clear()
+            files = run_predict(tmp_path / f"pred_{reduced}", f"ckpt_path={pose_ckpt}", f"input={folder}",
+                                f"boxes={tmp_path / 'dets.json'}", f"reduced_decode={reduced}")  # fmt: skip
+        records = json.loads(files["predictions"].read_text())
+        assert [r["box_id"] for r in records] == [1, 2]
+        (warning,) = [r.getMessage() for r in caplog.records if "wholly outside" in r.getMessage()]
+        assert "1 box" in warning and "000000000005.jpg" in warning and "box_id 3" in warning
+        assert "300x200" in warning
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:

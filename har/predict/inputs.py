@@ -21,6 +21,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
+class UnreadableImage(ValueError):
+    """An input image that cannot be read or decoded; the message names the file. A folder's prediction skips
+    such images (counted and logged); an input with nothing readable is an error."""
+
+
 @dataclass(frozen=True)
 class Frame:
     """One input frame: its number, name (file name, or ``<video stem>_<number>``) and COCO image id."""
@@ -78,16 +83,18 @@ class ImageSource(FrameSource):
         self.frames = [Frame(i, f.name, _image_id(f.stem, i)) for i, f in enumerate(files)]
 
     def encoded(self, i: int) -> np.ndarray:
+        """The file's bytes. Raises :class:`UnreadableImage`."""
         try:
             return np.fromfile(self.files[i], dtype=np.uint8)
         except OSError as err:
-            raise OSError(f"cannot read image {self.files[i]}: {err.strerror or err}") from None
+            raise UnreadableImage(f"cannot read image {self.files[i]}: {err.strerror or err}") from None
 
     def read(self, i: int) -> np.ndarray:
+        """The decoded image, BGR. Raises :class:`UnreadableImage`."""
         data = self.encoded(i)
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if image is None:
-            raise ValueError(f"image {self.files[i]} cannot be decoded")
+            raise UnreadableImage(f"image {self.files[i]} cannot be decoded")
         return image
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from har.layouts import JointLayout
-from har.predict.inputs import FrameSource
+from har.predict.inputs import FrameSource, UnreadableImage
 from har.vis.draw import draw_pose
 
 BOX_COLOR = (255, 255, 0)  # RGB
@@ -49,16 +49,26 @@ def draw_text_panel(image: np.ndarray, lines: list[str]) -> np.ndarray:
     return out
 
 
-def write_overlays(source: FrameSource, draw: Callable[[int, np.ndarray], np.ndarray], out_dir: Path) -> list[Path]:
+def write_overlays(source: FrameSource, draw: Callable[[int, np.ndarray], np.ndarray], out_dir: Path,
+                   unreadable: set[int] | None = None) -> list[Path]:  # fmt: skip
     """Draw every frame of ``source`` (``draw(frame, rgb) → rgb``) into ``out_dir``: per image a file of the input's
     name and format (``photo.jpg`` → ``overlays/photo.jpg``: unique, as the inputs' names are), or
-    ``<video stem>.mp4``. Returns the files written."""
+    ``<video stem>.mp4``. Images in ``unreadable`` are skipped, as are others that cannot be read (added to it).
+    Returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     frames = tqdm(source.frames, desc="overlays", unit="frame", dynamic_ncols=True)
     if not source.is_video:
         written = []
+        unreadable = set() if unreadable is None else unreadable
         for f in frames:
-            rgb = draw(f.index, cv2.cvtColor(source.read(f.index), cv2.COLOR_BGR2RGB))
+            if f.index in unreadable:
+                continue
+            try:
+                bgr = source.read(f.index)
+            except UnreadableImage:
+                unreadable.add(f.index)
+                continue
+            rgb = draw(f.index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             path = out_dir / f.name
             if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]):
                 raise OSError(f"cannot write {path}")
