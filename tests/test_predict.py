@@ -194,6 +194,50 @@ def test_a_box_wholly_outside_its_image_is_refused_and_the_others_kept(pose_ckpt
         assert "300x200" in warning
 
 
+DATA = ROOT / "tests" / "data"  # a real photograph (see tests/data/README.md)
+
+
+def _check_pose_results(records: list[dict], file_name: str, box: list[float], size: int) -> None:
+    """Valid COCO keypoint results for one box on a ``size``×``size`` image: the schema, and every keypoint in the
+    crop window the model sees (the box grown to a square, × 1.25: it cannot predict outside it)."""
+    (record,) = records
+    assert set(record) == {"image_id", "category_id", "keypoints", "score", "bbox", "box_score", "box_id", "file_name"}
+    assert record["file_name"] == file_name and record["bbox"] == box and record["category_id"] == 1
+    assert isinstance(record["image_id"], int) and 0 <= record["score"] <= 1
+    kps = np.array(record["keypoints"], dtype=float).reshape(17, 3)
+    assert np.isfinite(kps).all() and ((kps[:, 2] >= 0) & (kps[:, 2] <= 1)).all()
+    # box [12, 8, 216, 311]: centre (12 + 215/2, 8 + 310/2) = (119.5, 163); window side 311 × 1.25 = 388.75
+    assert (np.abs(kps[:, 0] - 119.5) <= 388.75 / 2).all() and (np.abs(kps[:, 1] - 163.0) <= 388.75 / 2).all()
+    assert ((kps[:, :2] >= 0) & (kps[:, :2] <= size - 1)).all()  # inside the image too (here the window overhangs it)
+
+
+def test_a_real_photograph_with_a_box_file_gives_valid_results_and_an_overlay(pose_ckpt, tmp_path):
+    """The NASA astronaut photograph (JPEG, 320×320) with its person box: valid COCO results, an overlay of the
+    same size with the skeleton drawn."""
+    photo, boxes = DATA / "astronaut.jpg", DATA / "astronaut_boxes.json"
+    files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={photo}", f"boxes={boxes}")
+    _check_pose_results(json.loads(files["predictions"].read_text()), "astronaut.jpg", [12.0, 8.0, 216.0, 311.0], 320)
+    (overlay,) = files["overlays"]
+    assert overlay == tmp_path / "pred" / "overlays" / "astronaut.jpg"
+    drawn, original = cv2.imread(str(overlay)), cv2.imread(str(photo))
+    assert drawn.shape == original.shape == (320, 320, 3)
+    assert (np.abs(drawn.astype(int) - original).max(axis=2) > 80).sum() > 200  # the skeleton's pixels
+
+
+def test_gif_input_is_read_as_its_first_frame(pose_ckpt, tmp_path, caplog):
+    """A GIF is an image (its first frame); an animated one gets a warning that its other frames are left out."""
+    photo = cv2.imread(str(DATA / "astronaut.jpg"))
+    gif = tmp_path / "astronaut.gif"
+    assert cv2.imwritemulti(str(gif), [photo, photo[::-1]])
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "astronaut.gif", "bbox": [12, 8, 216, 311]}]))
+    with caplog.at_level(logging.WARNING):
+        files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={gif}", f"boxes={boxes}")
+    _check_pose_results(json.loads(files["predictions"].read_text()), "astronaut.gif", [12.0, 8.0, 216.0, 311.0], 320)
+    assert any("animated GIF of 2 frames" in r.getMessage() for r in caplog.records)
+    assert [p.name for p in files["overlays"]] == ["astronaut.gif"]
+
+
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
