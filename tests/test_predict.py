@@ -23,6 +23,7 @@ from har.pipeline import evaluate
 from har.predict.boxes import load_boxes
 from har.predict.datasets import sliding_windows
 from har.predict.inputs import open_input
+from har.predict.overlays import open_video_writer
 from har.predict.run import predict
 from tests.conftest import ROOT, tiny_data_overrides
 from tests.test_configs import compose_config
@@ -276,6 +277,60 @@ def test_predict_on_a_video_writes_an_mp4_and_per_frame_results_equal_to_the_fra
     count = sum(1 for _ in iter(lambda: cap.read()[0], False))
     cap.release()
     assert count == 5 and size == (160, 120)
+
+
+def _video_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "H.264" in r.getMessage()]
+
+
+def test_overlay_video_is_h264_where_opencv_can_encode_it(tmp_path, monkeypatch, caplog):
+    """With an OpenCV build that has every encoder (a stand-in writer), the overlay video is H.264, silently."""
+    opened = []
+
+    class EveryEncoder:
+        def __init__(self, path, fourcc, fps, size):
+            opened.append(fourcc)
+
+        def isOpened(self):
+            return True
+
+    monkeypatch.setattr(cv2, "VideoWriter", EveryEncoder)
+    with caplog.at_level(logging.INFO):
+        _, fourcc = open_video_writer(tmp_path / "clip.mp4", 10.0, (64, 48))
+    assert fourcc == "avc1" and opened == [cv2.VideoWriter_fourcc(*"avc1")] and not _video_warnings(caplog)
+
+
+def test_without_h264_the_overlay_video_is_mp4v_with_a_warning_saying_so(tmp_path, monkeypatch, caplog):
+    """An OpenCV build without an H.264 encoder (as the pip wheels): mp4v, playable, and a warning that browsers do
+    not play it, with the command that converts it. On this machine's own build: a warning exactly when the
+    fallback is taken."""
+    real = cv2.VideoWriter
+
+    def no_h264(path, fourcc, fps, size):
+        return real(path, cv2.VideoWriter_fourcc(*"XXXX") if fourcc == cv2.VideoWriter_fourcc(*"avc1") else fourcc,
+                    fps, size)  # fmt: skip
+
+    monkeypatch.setattr(cv2, "VideoWriter", no_h264)
+    with caplog.at_level(logging.WARNING):
+        writer, fourcc = open_video_writer(tmp_path / "clip.mp4", 10.0, (64, 48))
+    for k in range(3):
+        writer.write(np.full((48, 64, 3), 60 * k, np.uint8))
+    writer.release()
+    cap = cv2.VideoCapture(str(tmp_path / "clip.mp4"))
+    count = sum(1 for _ in iter(lambda: cap.read()[0], False))
+    assert fourcc == "mp4v" and b"mp4v" in (tmp_path / "clip.mp4").read_bytes() and count == 3  # the sample entry
+    (warning,) = _video_warnings(caplog)
+    assert "no H.264 encoder" in warning and "browsers do not" in warning and "ffmpeg -i" in warning
+    assert str(tmp_path / "clip.mp4") in warning
+
+    monkeypatch.setattr(cv2, "VideoWriter", real)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        writer, fourcc = open_video_writer(tmp_path / "own.mp4", 10.0, (64, 48))
+    writer.release()
+    assert fourcc in ("avc1", "mp4v") and bool(_video_warnings(caplog)) == (fourcc == "mp4v")
+    with pytest.raises(OSError, match="cannot write .*bad.mp4 with codec XXXX"):
+        open_video_writer(tmp_path / "bad.mp4", 10.0, (64, 48), codec="XXXX")
 
 
 def test_action_windows_hold_the_models_top_k_on_the_same_clips(action_ckpt, tiny_merl, tmp_path):

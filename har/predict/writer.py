@@ -41,11 +41,12 @@ class PredictionWriter(BasePredictionWriter):
         settings: recorded in ``windows.json`` (action): head, num_frames, frame_step, stride.
         top_k: labels drawn and listed per window (action).
         overlays: draw overlays.
+        video_codec: the overlay video's codec (see :func:`~har.predict.overlays.open_video_writer`).
     """
 
     def __init__(self, output_dir: str | Path, source: FrameSource, layout: JointLayout, image_ids: list[int],
                  classes: list[str] | None = None, settings: dict | None = None, top_k: int = 3,
-                 overlays: bool = True) -> None:  # fmt: skip
+                 overlays: bool = True, video_codec: str = "auto") -> None:  # fmt: skip
         super().__init__(write_interval="batch")
         self.output_dir = Path(output_dir)
         self.source, self.layout, self.image_ids = source, layout, image_ids
@@ -53,6 +54,7 @@ class PredictionWriter(BasePredictionWriter):
         self.settings = dict(settings or {})
         self.top_k = max(1, int(top_k))
         self.overlays = overlays
+        self.video_codec = video_codec
         self.batches: list[dict] = []
         self.files: dict[str, Path | list[Path]] = {}
         self.skipped: dict[str, int] = {}  # what was left out (pose): unreadable images, boxes outside their image
@@ -136,7 +138,9 @@ class PredictionWriter(BasePredictionWriter):
                 return rgb
             return draw_people(rgb, self.layout, p["xy"][rows], p["vis"][rows], p["bbox"][rows])
 
-        self.files["overlays"] = write_overlays(self.source, draw, self.output_dir / "overlays", unreadable)
+        self.files["overlays"] = write_overlays(
+            self.source, draw, self.output_dir / "overlays", unreadable, self.video_codec
+        )
 
     # -- action ----------------------------------------------------------------------------------------------
     def window_records(self, p: dict[str, np.ndarray]) -> list[dict]:
@@ -181,4 +185,6 @@ class PredictionWriter(BasePredictionWriter):
             lines.append(f"window {records[k]['start_frame']}-{records[k]['end_frame']}")
             return draw_text_panel(rgb, lines)
 
-        self.files["overlays"] = write_overlays(self.source, draw, self.output_dir / "overlays")
+        self.files["overlays"] = write_overlays(
+            self.source, draw, self.output_dir / "overlays", video_codec=self.video_codec
+        )
