@@ -45,3 +45,18 @@ def test_repeats_count_once_and_clips_of_a_video_are_averaged():
     clips.update(probs, clip_labels, torch.arange(6), video)
     mean = probs[0].view(3, 2, 3).mean(1)
     assert torch.isclose(clips.compute()["acc"], (mean.argmax(-1) == clip_labels[::2]).float().mean())
+
+
+def test_mean_class_accuracy_counts_predicted_but_absent_classes_as_torchmetrics_does():
+    """Labels 0, 1, 2, 2 predicted as 0, 1, 3, 4: recalls 1, 1, 0 on the classes in the ground truth, and 0 on
+    classes 3 and 4, which were predicted but never occur. torchmetrics' macro average counts every class that
+    occurs or is predicted: (1 + 1 + 0 + 0 + 0) / 5 = 0.4 (averaging only the ground truth's classes gives 0.667).
+    Class 5 neither occurs nor is predicted: it does not count."""
+    labels = torch.tensor([0, 1, 2, 2])
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 1, 3, 4]), 6).float()[None] * 0.9 + 0.1 / 6
+    metric = ClipClassification(6, ("fused",))
+    metric.update(probs, labels, torch.arange(4), torch.arange(4))
+    out = metric.compute()
+    assert out["acc"].item() == 0.5
+    assert abs(out["acc_macro"].item() - 0.4) < 1e-6
+    assert torch.isclose(out["acc_macro"], MulticlassAccuracy(6, average="macro")(probs[0], labels))

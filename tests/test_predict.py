@@ -3,6 +3,7 @@ overlays and JSON; action checkpoints give per-window top-k labels equal to the 
 every supported layout are read, and bad ones are clear errors."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from har.lit.pose import PoseModule
 from har.predict.boxes import load_boxes
 from har.predict.datasets import sliding_windows
 from har.predict.inputs import open_input
+from har.predict.overlays import open_video_writer
 from har.predict.run import predict
 from har.run.pipeline import evaluate
 from tests.conftest import ROOT, tiny_data_overrides
@@ -130,12 +132,113 @@ def test_predict_equals_evaluate_on_the_same_images_and_boxes(pose_ckpt, tiny_co
         np.testing.assert_allclose(p["keypoints"], e["keypoints"], atol=2e-3)
 
     images = sorted((tiny_coco / "val2017").glob("*.jpg"))
-    overlays = sorted((tmp_path / "pred" / "overlays").glob("*.png"))
-    assert [o.stem for o in overlays] == [i.stem for i in images]
+    overlays = sorted((tmp_path / "pred" / "overlays").iterdir())
+    assert [o.name for o in overlays] == [i.name for i in images]
     with_people = {Path(p["file_name"]).stem for p in predicted}
     for image, overlay in zip(images, overlays):
         changed = np.abs(cv2.imread(str(overlay)).astype(int) - cv2.imread(str(image)).astype(int)).max() > 60
         assert changed == (image.stem in with_people), image.name
+
+
+def test_overlays_of_images_with_the_same_stem_do_not_overwrite_each_other(pose_ckpt, tmp_path):
+    """``a.jpg`` (red) and ``a.png`` (blue) in one folder: two overlays, each named as its input and showing it."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    colours = {"a.jpg": (0, 0, 200), "a.png": (200, 0, 0)}  # BGR
+    for name, bgr in colours.items():
+        cv2.imwrite(str(folder / name), np.full((120, 160, 3), bgr, np.uint8))
+    files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={folder}")
+    assert sorted(p.name for p in files["overlays"]) == ["a.jpg", "a.png"]
+    for path in files["overlays"]:
+        median = np.median(cv2.imread(str(path)).reshape(-1, 3), axis=0)
+        np.testing.assert_allclose(median, colours[path.name], atol=8)
+    records = json.loads(files["predictions"].read_text())
+    assert sorted(r["file_name"] for r in records) == ["a.jpg", "a.png"]
+
+
+def test_an_unreadable_image_in_a_folder_is_skipped_and_counted(pose_ckpt, tmp_path, caplog):
+    """A folder of two images and one file that is not an image: the two are predicted and drawn, the third is
+    skipped with a warning naming it; an input where nothing can be read is an error naming the file."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("a.jpg", "c.png"):
+        cv2.imwrite(str(folder / name), np.full((80, 60, 3), 90, np.uint8))
+    (folder / "b.jpg").write_bytes(b"not a JPEG")
+    with caplog.at_level(logging.WARNING):
+        files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={folder}")
+    records = json.loads(files["predictions"].read_text())
+    assert [r["file_name"] for r in records] == ["a.jpg", "c.png"]
+    assert sorted(p.name for p in files["overlays"]) == ["a.jpg", "c.png"]
+    (warning,) = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert "1 of 3 images" in warning and "b.jpg" in warning
+    with pytest.raises(ValueError, match="b.jpg cannot be decoded"):
+        run_predict(tmp_path / "one", f"ckpt_path={pose_ckpt}", f"input={folder / 'b.jpg'}")
+
+
+def test_a_box_wholly_outside_its_image_is_refused_and_the_others_kept(pose_ckpt, tmp_path, caplog):
+    """On a 300×200 image: a box inside, a box partly outside (kept: people are cut by the border) and a box
+    wholly outside (refused with a warning naming the file, the box and the image size, nothing predicted there)."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "000000000005.jpg"), np.full((200, 300, 3), 120, np.uint8))
+    dets = [{"image_id": 5, "bbox": [100, 50, 60, 120], "score": 0.9, "id": 1},
+            {"image_id": 5, "bbox": [250, 150, 100, 100], "score": 0.8, "id": 2},
+            {"image_id": 5, "bbox": [5000, 5000, 50, 80], "score": 0.7, "id": 3}]  # fmt: skip
+    (tmp_path / "dets.json").write_text(json.dumps(dets))
+    for reduced in ("false", "true"):
+        with caplog.at_level(logging.WARNING):
+            caplog.clear()
+            files = run_predict(tmp_path / f"pred_{reduced}", f"ckpt_path={pose_ckpt}", f"input={folder}",
+                                f"boxes={tmp_path / 'dets.json'}", f"reduced_decode={reduced}")  # fmt: skip
+        records = json.loads(files["predictions"].read_text())
+        assert [r["box_id"] for r in records] == [1, 2]
+        (warning,) = [r.getMessage() for r in caplog.records if "wholly outside" in r.getMessage()]
+        assert "1 box" in warning and "000000000005.jpg" in warning and "box_id 3" in warning
+        assert "300x200" in warning
+
+
+DATA = ROOT / "tests" / "data"  # a real photograph (see tests/data/README.md)
+
+
+def _check_pose_results(records: list[dict], file_name: str, box: list[float], size: int) -> None:
+    """Valid COCO keypoint results for one box on a ``size``×``size`` image: the schema, and every keypoint in the
+    crop window the model sees (the box grown to a square, × 1.25: it cannot predict outside it)."""
+    (record,) = records
+    assert set(record) == {"image_id", "category_id", "keypoints", "score", "bbox", "box_score", "box_id", "file_name"}
+    assert record["file_name"] == file_name and record["bbox"] == box and record["category_id"] == 1
+    assert isinstance(record["image_id"], int) and 0 <= record["score"] <= 1
+    kps = np.array(record["keypoints"], dtype=float).reshape(17, 3)
+    assert np.isfinite(kps).all() and ((kps[:, 2] >= 0) & (kps[:, 2] <= 1)).all()
+    # box [12, 8, 216, 311]: centre (12 + 215/2, 8 + 310/2) = (119.5, 163); window side 311 × 1.25 = 388.75
+    assert (np.abs(kps[:, 0] - 119.5) <= 388.75 / 2).all() and (np.abs(kps[:, 1] - 163.0) <= 388.75 / 2).all()
+    assert ((kps[:, :2] >= 0) & (kps[:, :2] <= size - 1)).all()  # inside the image too (here the window overhangs it)
+
+
+def test_a_real_photograph_with_a_box_file_gives_valid_results_and_an_overlay(pose_ckpt, tmp_path):
+    """The NASA astronaut photograph (JPEG, 320×320) with its person box: valid COCO results, an overlay of the
+    same size with the skeleton drawn."""
+    photo, boxes = DATA / "astronaut.jpg", DATA / "astronaut_boxes.json"
+    files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={photo}", f"boxes={boxes}")
+    _check_pose_results(json.loads(files["predictions"].read_text()), "astronaut.jpg", [12.0, 8.0, 216.0, 311.0], 320)
+    (overlay,) = files["overlays"]
+    assert overlay == tmp_path / "pred" / "overlays" / "astronaut.jpg"
+    drawn, original = cv2.imread(str(overlay)), cv2.imread(str(photo))
+    assert drawn.shape == original.shape == (320, 320, 3)
+    assert (np.abs(drawn.astype(int) - original).max(axis=2) > 80).sum() > 200  # the skeleton's pixels
+
+
+def test_gif_input_is_read_as_its_first_frame(pose_ckpt, tmp_path, caplog):
+    """A GIF is an image (its first frame); an animated one gets a warning that its other frames are left out."""
+    photo = cv2.imread(str(DATA / "astronaut.jpg"))
+    gif = tmp_path / "astronaut.gif"
+    assert cv2.imwritemulti(str(gif), [photo, photo[::-1]])
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"file_name": "astronaut.gif", "bbox": [12, 8, 216, 311]}]))
+    with caplog.at_level(logging.WARNING):
+        files = run_predict(tmp_path / "pred", f"ckpt_path={pose_ckpt}", f"input={gif}", f"boxes={boxes}")
+    _check_pose_results(json.loads(files["predictions"].read_text()), "astronaut.gif", [12.0, 8.0, 216.0, 311.0], 320)
+    assert any("animated GIF of 2 frames" in r.getMessage() for r in caplog.records)
+    assert [p.name for p in files["overlays"]] == ["astronaut.gif"]
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
@@ -176,6 +279,60 @@ def test_predict_on_a_video_writes_an_mp4_and_per_frame_results_equal_to_the_fra
     count = sum(1 for _ in iter(lambda: cap.read()[0], False))
     cap.release()
     assert count == 5 and size == (160, 120)
+
+
+def _video_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "H.264" in r.getMessage()]
+
+
+def test_overlay_video_is_h264_where_opencv_can_encode_it(tmp_path, monkeypatch, caplog):
+    """With an OpenCV build that has every encoder (a stand-in writer), the overlay video is H.264, silently."""
+    opened = []
+
+    class EveryEncoder:
+        def __init__(self, path, fourcc, fps, size):
+            opened.append(fourcc)
+
+        def isOpened(self):
+            return True
+
+    monkeypatch.setattr(cv2, "VideoWriter", EveryEncoder)
+    with caplog.at_level(logging.INFO):
+        _, fourcc = open_video_writer(tmp_path / "clip.mp4", 10.0, (64, 48))
+    assert fourcc == "avc1" and opened == [cv2.VideoWriter_fourcc(*"avc1")] and not _video_warnings(caplog)
+
+
+def test_without_h264_the_overlay_video_is_mp4v_with_a_warning_saying_so(tmp_path, monkeypatch, caplog):
+    """An OpenCV build without an H.264 encoder (as the pip wheels): mp4v, playable, and a warning that browsers do
+    not play it, with the command that converts it. On this machine's own build: a warning exactly when the
+    fallback is taken."""
+    real = cv2.VideoWriter
+
+    def no_h264(path, fourcc, fps, size):
+        return real(path, cv2.VideoWriter_fourcc(*"XXXX") if fourcc == cv2.VideoWriter_fourcc(*"avc1") else fourcc,
+                    fps, size)  # fmt: skip
+
+    monkeypatch.setattr(cv2, "VideoWriter", no_h264)
+    with caplog.at_level(logging.WARNING):
+        writer, fourcc = open_video_writer(tmp_path / "clip.mp4", 10.0, (64, 48))
+    for k in range(3):
+        writer.write(np.full((48, 64, 3), 60 * k, np.uint8))
+    writer.release()
+    cap = cv2.VideoCapture(str(tmp_path / "clip.mp4"))
+    count = sum(1 for _ in iter(lambda: cap.read()[0], False))
+    assert fourcc == "mp4v" and b"mp4v" in (tmp_path / "clip.mp4").read_bytes() and count == 3  # the sample entry
+    (warning,) = _video_warnings(caplog)
+    assert "no H.264 encoder" in warning and "browsers do not" in warning and "ffmpeg -i" in warning
+    assert str(tmp_path / "clip.mp4") in warning
+
+    monkeypatch.setattr(cv2, "VideoWriter", real)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        writer, fourcc = open_video_writer(tmp_path / "own.mp4", 10.0, (64, 48))
+    writer.release()
+    assert fourcc in ("avc1", "mp4v") and bool(_video_warnings(caplog)) == (fourcc == "mp4v")
+    with pytest.raises(OSError, match="cannot write .*bad.mp4 with codec XXXX"):
+        open_video_writer(tmp_path / "bad.mp4", 10.0, (64, 48), codec="XXXX")
 
 
 def test_action_windows_hold_the_models_top_k_on_the_same_clips(action_ckpt, tiny_merl, tmp_path):

@@ -30,8 +30,8 @@ from har.models.action_net import ActionOutput, DeepHARAction, clip_action_input
 from har.models.losses import pose_loss
 from har.models.pose_net import DeepHARPose, pose_network_input
 from har.utils.wandb import log_table
-from har.vis.draw import draw_confusion
-from har.vis.logging import log_image
+from har.vis.figures import draw_confusion
+from har.vis.logging import epoch_file_name, log_image
 
 FROZEN_POSE_BN = ("eval", "batch_stats")  # see ActionModule's frozen_pose_bn
 HEADS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")  # reported in this order
@@ -119,7 +119,7 @@ class ClipActionModule(pl.LightningModule):
         for name, value in values.items():
             self.log(f"{key}/{name}", value, prog_bar=name == "acc")
         if confusion is not None and stage != "fit" and not self.trainer.sanity_checking:
-            self._log_confusion(key, confusion.cpu().numpy())
+            self._log_confusion(key, confusion.cpu().numpy(), float(values["acc_macro"]))
         if stage == "test":
             with metric.sync_context():  # every device's clips (repeats dropped), not only this device's
                 probs, labels = metric.per_video()
@@ -130,18 +130,22 @@ class ClipActionModule(pl.LightningModule):
         metric.reset()
         return values
 
-    def _log_confusion(self, key: str, confusion: np.ndarray) -> None:
+    def _log_confusion(self, key: str, confusion: np.ndarray, mean_class_accuracy: float) -> None:
+        """``confusion/<key>_confusion[_epoch_NNN].{csv,png}`` (validation per epoch, test once) and the loggers."""
         if not self.trainer.is_global_zero:
             return
         out_dir = Path(self.trainer.default_root_dir) / "confusion"
         out_dir.mkdir(parents=True, exist_ok=True)
-        with (out_dir / f"{key}_epoch{self.current_epoch:03d}.csv").open("w", newline="") as f:
+        epoch = self.current_epoch if key == "val" else None
+        with (out_dir / epoch_file_name(f"{key}_confusion", epoch, ".csv")).open("w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["true \\ predicted", *self.classes])
             for name, row in zip(self.classes, confusion):
                 writer.writerow([name, *row.tolist()])
-        image = draw_confusion(confusion, self.classes)
-        log_image(self.trainer, f"{key}/confusion", image, self.current_epoch, png_dir=out_dir)
+        title = key if epoch is None else f"{key}, epoch {epoch}"
+        image = draw_confusion(confusion, self.classes, title, mean_class_accuracy)
+        png = out_dir / epoch_file_name(f"{key}_confusion", epoch, ".png")
+        log_image(self.trainer, f"{key}/confusion", image, self.current_epoch, png_path=png)
         rows = [[name, *row.tolist()] for name, row in zip(self.classes, confusion)]
         log_table(self.trainer, f"{key}/confusion_table", ["true \\ predicted", *self.classes], rows)
 

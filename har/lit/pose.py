@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
@@ -16,8 +18,8 @@ from har.metrics.coco_ap import coco_keypoint_ap
 from har.metrics.pck import PCK, first_occurrence
 from har.models.losses import pose_loss
 from har.models.pose_net import DeepHARPose, PoseNetOutput, pose_network_input
-from har.vis.draw import draw_pose, image_grid
-from har.vis.logging import log_image
+from har.vis.draw import validation_overlays
+from har.vis.logging import epoch_file_name, log_image
 
 
 class PoseModule(pl.LightningModule):
@@ -142,7 +144,8 @@ class PoseModule(pl.LightningModule):
         self._collect("val", batch, pred, vis)
         if batch_idx == 0 and self.hparams.num_overlays > 0:
             n = self.hparams.num_overlays
-            self._overlay_batch = {"image": batch["image"][:n], "uv": uv[:n], "vis": vis[:n]}
+            keep = {"image": batch["image"], "target_uv": batch["target_uv"], "target_valid": batch["target_valid"]}
+            self._overlay_batch = {**{k: v[:n] for k, v in keep.items()}, "uv": uv[:n], "vis": vis[:n]}
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         _, _, vis, pred = self._shared_step(batch, "test")
@@ -251,10 +254,13 @@ class PoseModule(pl.LightningModule):
             return
         images = batch["image"].permute(0, 2, 3, 1).cpu().numpy()
         xy = self.codec.decode_torch(batch["uv"].float()).cpu().numpy()
+        truth = self.codec.decode_torch(batch["target_uv"].float()).cpu().numpy()
         vis = batch["vis"].float().cpu().numpy()
-        tiles = [draw_pose(img, k, self.layout, v) for img, k, v in zip(images, xy, vis)]
-        png_dir = f"{self.trainer.default_root_dir}/overlays"
-        log_image(self.trainer, "val/overlays", image_grid(tiles), self.current_epoch, png_dir=png_dir)
+        epoch = self.current_epoch
+        grid = validation_overlays(images, xy, truth, batch["target_valid"].cpu().numpy(), self.layout, vis,
+                                   title=f"val, epoch {epoch}")  # fmt: skip
+        png = Path(self.trainer.default_root_dir) / "overlays" / epoch_file_name("val_overlays", epoch, ".png")
+        log_image(self.trainer, "val/overlays", grid, epoch, png_path=png)
 
     # -- optimisation ----------------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict:

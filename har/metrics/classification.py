@@ -3,15 +3,19 @@
 Each update stores, per item, its dataset index, the video it belongs to, its label and every head's class
 probabilities. ``compute`` drops repeated dataset indices (a DistributedSampler pads with repeats), averages the
 probabilities of the items of each video (multi-clip testing: several clips, or a clip and its mirror, per video;
-one item per video otherwise), then scores: top-1 (micro), mean-class accuracy (macro), top-5 where there are more
-than 5 classes, per-head top-1, and the confusion matrix of the reported head. The definitions are torchmetrics'
-``MulticlassAccuracy(average='micro'|'macro', top_k=k)`` and ``MulticlassConfusionMatrix`` (tested against them).
+one item per video otherwise), then scores the per-video probabilities with ``torchmetrics.functional``: top-1
+(micro), mean-class accuracy (macro), top-5 where there are more than 5 classes, per-head top-1, and the confusion
+matrix of the reported head (``multiclass_accuracy(average='micro'|'macro', top_k=k)``,
+``multiclass_confusion_matrix``). torchmetrics' mean-class accuracy averages the recall of every class that occurs
+in the ground truth or is predicted: a class predicted but absent counts as 0; a class neither occurring nor
+predicted does not count.
 """
 
 from __future__ import annotations
 
 import torch
 from torchmetrics import Metric
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 from torchmetrics.utilities import dim_zero_cat
 
 from har.metrics.pck import first_occurrence
@@ -53,16 +57,15 @@ class ClipClassification(Metric):
         if isinstance(self.labels, list) and not self.labels:
             return {"acc": torch.tensor(0.0, device=self.device)}
         probs, labels = self.per_video()
-        pred = probs[:, 0].argmax(-1)
-        out = {"acc": (pred == labels).float().mean()}
-        confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long, device=labels.device)
-        confusion.index_put_((labels, pred), torch.ones_like(labels), accumulate=True)
-        present = confusion.sum(1) > 0
-        out["acc_macro"] = (confusion.diag()[present] / confusion.sum(1)[present]).mean()
-        if self.num_classes > 5:
-            top5 = probs[:, 0].topk(5, dim=-1).indices
-            out["acc_top5"] = (top5 == labels[:, None]).any(-1).float().mean()
+        n = self.num_classes
+        fused = probs[:, 0]
+        out = {
+            "acc": multiclass_accuracy(fused, labels, n, average="micro"),
+            "acc_macro": multiclass_accuracy(fused, labels, n, average="macro"),
+        }
+        if n > 5:
+            out["acc_top5"] = multiclass_accuracy(fused, labels, n, average="micro", top_k=5)
         for h, name in enumerate(self.head_names):
-            out[f"acc_{name}"] = (probs[:, h].argmax(-1) == labels).float().mean()
-        out["confusion"] = confusion
+            out[f"acc_{name}"] = multiclass_accuracy(probs[:, h], labels, n, average="micro")
+        out["confusion"] = multiclass_confusion_matrix(fused, labels, n)
         return out

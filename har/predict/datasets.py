@@ -21,15 +21,26 @@ from har.data.transforms.topdown import TopDownTransform
 from har.geometry.affine import decode_reduction, invert_affine
 from har.geometry.boxes import fill_empty_boxes, whole_frame_box
 from har.predict.boxes import FrameBoxes, whole_frame
-from har.predict.inputs import FrameSource
+from har.predict.inputs import FrameSource, UnreadableImage
+
+
+def boxes_outside(xywh: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N,) bool: which boxes (N, 4) [x, y, w, h] cover no pixel of a (W, H) image."""
+    x, y, w, h = np.asarray(xywh, dtype=np.float64).reshape(-1, 4).T
+    width, height = size
+    return (x >= width) | (y >= height) | (x + w <= 0) | (y + h <= 0)
 
 
 class PoseFrameDataset(Dataset):
     """One item per frame: the crops of all its person boxes.
 
     An item: ``image`` (N, 3, H, W) uint8 RGB, ``crop_to_image`` (N, 2, 3) float32, ``flipped`` (N,) bool (False),
-    ``frame`` (N,) int64, ``bbox`` (N, 4) float64 [x, y, w, h], ``box_score`` (N,) float64, ``box_id`` (N,) int64.
-    N = 0 for a frame without boxes. Batch items with :func:`collate_crops`.
+    ``frame`` (N,) int64, ``bbox`` (N, 4) float64 [x, y, w, h], ``box_score`` (N,) float64, ``box_id`` (N,) int64;
+    and what was left out: ``unreadable`` (0 or 1,) int64, the frame when its image cannot be read (an
+    :class:`~har.predict.inputs.UnreadableImage`: the item then has no crops), and ``refused_frame`` (R,),
+    ``refused_box_id`` (R,), ``refused_bbox`` (R, 4), ``refused_size`` (R, 2) (W, H) for boxes wholly outside the
+    image (no crop is made of them). N = 0 for a frame without boxes (its image is not read). Batch items with
+    :func:`collate_crops`.
 
     Args:
         source: the frames.
@@ -49,6 +60,12 @@ class PoseFrameDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, i: int) -> dict:
+        try:
+            return self._item(i)
+        except UnreadableImage:
+            return self._pack(i, [], [], FrameBoxes.empty(), unreadable=True)
+
+    def _item(self, i: int) -> dict:
         t = self.transform
         data = self.source.encoded(i) if self.reduced_decode and self.boxes is not None else None
         reducible = data is not None and is_jpeg(data)
@@ -58,7 +75,7 @@ class PoseFrameDataset(Dataset):
             if reduction not in decoded:
                 image = self.source.read(i) if reduction == 1 else cv2.imdecode(data, DECODE_FLAGS[reduction])
                 if image is None:
-                    raise ValueError(f"frame {self.source.frames[i].name} cannot be decoded")
+                    raise UnreadableImage(f"image {self.source.frames[i].name} cannot be decoded")
                 decoded[reduction] = image
             return decoded[reduction]
 
@@ -66,23 +83,45 @@ class PoseFrameDataset(Dataset):
         if boxes is None:
             h, w = image_at(1).shape[:2]
             boxes = whole_frame((w, h))
+        affines = [t.affine(xywh)[0] for xywh in boxes.xywh]
+        reductions = [decode_reduction(m) if reducible else 1 for m in affines]
+        refused = np.zeros(len(boxes), bool)
+        if len(boxes):
+            # A 1/r decode is ceil(W / r) wide, so the image is at least (w_r - 1)·r + 1 wide: a box outside that
+            # may be outside the image; the full-resolution size decides (and names it in the message).
+            r = min(reductions)
+            h_r, w_r = image_at(r).shape[:2]
+            refused = boxes_outside(boxes.xywh, ((w_r - 1) * r + 1, (h_r - 1) * r + 1) if r > 1 else (w_r, h_r))
+            if refused.any():
+                h, w = image_at(1).shape[:2]
+                refused = boxes_outside(boxes.xywh, (w, h))
         crops, inverses = [], []
-        for xywh in boxes.xywh:
-            m, _ = t.affine(xywh)
-            reduction = decode_reduction(m) if reducible else 1
-            crop, m = t.warp(image_at(reduction), m, reduction)
+        for m, reduction in zip(np.array(affines)[~refused], np.array(reductions)[~refused]):
+            crop, m = t.warp(image_at(int(reduction)), m, int(reduction))
             crops.append(t.to_chw_rgb(crop, bgr=True))
             inverses.append(invert_affine(m).astype(np.float32))
-        n = len(boxes)
-        height, width = t.input_size
+        size = image_at(1).shape[1::-1] if refused.any() else (0, 0)
+        return self._pack(i, crops, inverses, boxes, refused=refused, size=size)
+
+    def _pack(self, i: int, crops: list, inverses: list, boxes: FrameBoxes, refused: np.ndarray | None = None,
+              size: tuple[int, int] = (0, 0), unreadable: bool = False) -> dict:  # fmt: skip
+        refused = np.zeros(len(boxes), bool) if refused is None else refused
+        kept = ~refused
+        n = len(crops)
+        height, width = self.transform.input_size
         return {
             "image": torch.stack(crops) if n else torch.zeros((0, 3, height, width), dtype=torch.uint8),
             "crop_to_image": torch.from_numpy(np.stack(inverses) if n else np.zeros((0, 2, 3), np.float32)),
             "flipped": torch.zeros(n, dtype=torch.bool),
             "frame": torch.full((n,), i, dtype=torch.int64),
-            "bbox": torch.from_numpy(boxes.xywh.astype(np.float64)),
-            "box_score": torch.from_numpy(boxes.score.astype(np.float64)),
-            "box_id": torch.from_numpy(boxes.box_id.astype(np.int64)),
+            "bbox": torch.from_numpy(boxes.xywh[kept].astype(np.float64)),
+            "box_score": torch.from_numpy(boxes.score[kept].astype(np.float64)),
+            "box_id": torch.from_numpy(boxes.box_id[kept].astype(np.int64)),
+            "unreadable": torch.tensor([i] if unreadable else [], dtype=torch.int64),
+            "refused_frame": torch.full((int(refused.sum()),), i, dtype=torch.int64),
+            "refused_box_id": torch.from_numpy(boxes.box_id[refused].astype(np.int64)),
+            "refused_bbox": torch.from_numpy(boxes.xywh[refused].astype(np.float64)),
+            "refused_size": torch.tensor([size] * int(refused.sum()), dtype=torch.int64).reshape(-1, 2),
         }
 
 

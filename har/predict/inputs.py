@@ -2,13 +2,15 @@
 
 Frames are numbered 0, 1, ... (a folder's images in sorted file-name order; a video's frames in decoding order). A
 frame's ``image_id`` (the COCO results' key) is the number in its file name when the name is all digits (COCO's
-``000000000139.jpg`` → 139), else its frame number. Frames are read as OpenCV gives them: (H, W, 3) uint8 BGR.
+``000000000139.jpg`` → 139), else its frame number. Frames are read as OpenCV gives them: (H, W, 3) uint8 BGR. A
+GIF is one image, its first frame (an animated GIF's other frames are left out, with a warning).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,15 @@ import numpy as np
 
 from har.data.io.video import probe_video_info
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+class UnreadableImage(ValueError):
+    """An input image that cannot be read or decoded; the message names the file. A folder's prediction skips
+    such images (counted and logged); an input with nothing readable is an error."""
 
 
 @dataclass(frozen=True)
@@ -69,25 +78,39 @@ class ImageSource(FrameSource):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if self.path.is_dir():
-            files = sorted(p for p in self.path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            entries = sorted(p for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
+            files = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
             if not files:
                 raise ValueError(f"input folder {self.path} holds no image ({', '.join(IMAGE_SUFFIXES)})")
+            others = Counter(
+                p.suffix.lower() or "(no suffix)" for p in entries if p.suffix.lower() not in IMAGE_SUFFIXES
+            )
+            if others:
+                log.info("%s: %d images; left out %d other files (%s)", self.path, len(files), sum(others.values()),
+                         ", ".join(f"{n} {suffix}" for suffix, n in others.most_common()))  # fmt: skip
         else:
             files = [self.path]
+        for gif in (p for p in files if p.suffix.lower() == ".gif"):
+            frames = cv2.imcount(str(gif))
+            if frames > 1:
+                log.warning("%s is an animated GIF of %d frames: predicting on its first frame only (for all of "
+                            "them, convert it to a video)", gif, frames)  # fmt: skip
         self.files = files
         self.frames = [Frame(i, f.name, _image_id(f.stem, i)) for i, f in enumerate(files)]
 
     def encoded(self, i: int) -> np.ndarray:
+        """The file's bytes. Raises :class:`UnreadableImage`."""
         try:
             return np.fromfile(self.files[i], dtype=np.uint8)
         except OSError as err:
-            raise OSError(f"cannot read image {self.files[i]}: {err.strerror or err}") from None
+            raise UnreadableImage(f"cannot read image {self.files[i]}: {err.strerror or err}") from None
 
     def read(self, i: int) -> np.ndarray:
+        """The decoded image, BGR. Raises :class:`UnreadableImage`."""
         data = self.encoded(i)
         image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if image is None:
-            raise ValueError(f"image {self.files[i]} cannot be decoded")
+            raise UnreadableImage(f"image {self.files[i]} cannot be decoded")
         return image
 
 

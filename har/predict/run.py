@@ -48,7 +48,8 @@ def _pose_parts(cfg: DictConfig, module, source: FrameSource, data_hp: dict, out
     reduced = bool(_pick(cfg.reduced_decode, data_hp.get("reduced_decode", False))) and not source.is_video
     dataset = PoseFrameDataset(source, boxes, transform, reduced)
     image_ids = [file_ids.get(f.index, f.image_id) for f in source.frames]
-    writer = PredictionWriter(out_dir, source, module.layout, image_ids, overlays=cfg.overlays)
+    writer = PredictionWriter(out_dir, source, module.layout, image_ids, overlays=cfg.overlays,
+                              video_codec=cfg.get("video_codec", "auto"))  # fmt: skip
     return PosePredictor(module, cfg.flip_test), _loader(dataset, cfg, collate_crops), writer
 
 
@@ -69,7 +70,7 @@ def _action_parts(cfg: DictConfig, module: ActionModule, source: FrameSource, cl
     log.info("action: %d windows of %d frames, %d apart (window stride %s) over %d frames", len(windows), num_frames,
              frame_step, settings["stride"], len(source))  # fmt: skip
     writer = PredictionWriter(out_dir, source, module.layout, [f.image_id for f in source.frames], module.classes,
-                              settings, a.top_k, cfg.overlays)  # fmt: skip
+                              settings, a.top_k, cfg.overlays, cfg.get("video_codec", "auto"))  # fmt: skip
     return ActionPredictor(module, a.head), _loader(dataset, cfg), writer
 
 

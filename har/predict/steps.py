@@ -20,7 +20,8 @@ class PosePredictor(pl.LightningModule):
     """Crops (N, 3, H, W) → keypoints in original pixels.
 
     ``predict_step`` returns ``xy`` (N, J, 2), ``vis`` (N, J) (flip-test averaged when the module flip-tests) and
-    passes the batch's ``frame``, ``bbox``, ``box_score``, ``box_id`` through, all on the CPU.
+    passes the batch's other entries (``frame``, ``bbox``, ``box_score``, ``box_id``, what was left out: see
+    :class:`~har.predict.datasets.PoseFrameDataset`) through, all on the CPU.
     """
 
     def __init__(self, module: PoseModule, flip_test: bool | None = None) -> None:
@@ -30,7 +31,7 @@ class PosePredictor(pl.LightningModule):
             module.hparams.flip_test = bool(flip_test)
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict:
-        passed = {k: batch[k].cpu() for k in ("frame", "bbox", "box_score", "box_id")}
+        passed = {k: v.cpu() for k, v in batch.items() if k not in ("image", "crop_to_image", "flipped")}
         if batch["image"].shape[0] == 0:  # frames without boxes
             j = self.module.layout.num_joints
             return {"xy": torch.zeros(0, j, 2), "vis": torch.zeros(0, j), **passed}

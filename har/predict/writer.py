@@ -22,7 +22,7 @@ import numpy as np
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from har.layouts import JointLayout
-from har.predict.inputs import FrameSource
+from har.predict.inputs import FrameSource, UnreadableImage
 from har.predict.overlays import draw_people, draw_text_panel, write_overlays
 from har.utils.io import write_json_atomic
 
@@ -41,11 +41,12 @@ class PredictionWriter(BasePredictionWriter):
         settings: recorded in ``windows.json`` (action): head, num_frames, frame_step, stride.
         top_k: labels drawn and listed per window (action).
         overlays: draw overlays.
+        video_codec: the overlay video's codec (see :func:`~har.predict.overlays.open_video_writer`).
     """
 
     def __init__(self, output_dir: str | Path, source: FrameSource, layout: JointLayout, image_ids: list[int],
                  classes: list[str] | None = None, settings: dict | None = None, top_k: int = 3,
-                 overlays: bool = True) -> None:  # fmt: skip
+                 overlays: bool = True, video_codec: str = "auto") -> None:  # fmt: skip
         super().__init__(write_interval="batch")
         self.output_dir = Path(output_dir)
         self.source, self.layout, self.image_ids = source, layout, image_ids
@@ -53,8 +54,10 @@ class PredictionWriter(BasePredictionWriter):
         self.settings = dict(settings or {})
         self.top_k = max(1, int(top_k))
         self.overlays = overlays
+        self.video_codec = video_codec
         self.batches: list[dict] = []
         self.files: dict[str, Path | list[Path]] = {}
+        self.skipped: dict[str, int] = {}  # what was left out (pose): unreadable images, boxes outside their image
 
     def write_on_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, prediction: dict,
                            batch_indices, batch, batch_idx: int, dataloader_idx: int = 0) -> None:  # fmt: skip
@@ -89,10 +92,42 @@ class PredictionWriter(BasePredictionWriter):
             records.append(record)
         return records
 
+    def _reason(self, frame: int) -> str:
+        try:
+            self.source.read(frame)
+        except UnreadableImage as err:
+            return str(err)
+        return "read on a second try"
+
     def _write_pose(self, p: dict[str, np.ndarray]) -> None:
+        unreadable = {int(f) for f in p.get("unreadable", [])}
+        if unreadable and len(unreadable) == len(self.source):
+            first = min(unreadable)
+            more = f" (and the {len(unreadable) - 1} other images)" if len(unreadable) > 1 else ""
+            raise UnreadableImage(f"nothing to predict on: {self._reason(first)}{more}")
         self.files["predictions"] = write_json_atomic(self.output_dir / "predictions.json", self.pose_records(p))
-        if not self.overlays:
+        self._log_refused(p)
+        if self.overlays:
+            self._draw_pose(p, unreadable)  # adds the unreadable frames it meets (frames without boxes)
+        if unreadable:
+            names = [self._reason(f) for f in sorted(unreadable)[:5]]
+            log.warning("skipped %d of %d images that cannot be read: %s%s", len(unreadable), len(self.source),
+                        "; ".join(names), ", ..." if len(unreadable) > 5 else "")  # fmt: skip
+        self.skipped["unreadable images"] = len(unreadable)
+
+    def _log_refused(self, p: dict[str, np.ndarray]) -> None:
+        """A warning for the boxes wholly outside their image (no prediction is made for them)."""
+        frames = p.get("refused_frame", np.zeros(0))
+        self.skipped["boxes outside their image"] = len(frames)
+        if not len(frames):
             return
+        rows = zip(frames[:5], p["refused_box_id"], p["refused_bbox"], p["refused_size"])
+        lines = [f"{self.source.frames[int(f)].name} box_id {int(b)} {[round(float(v), 1) for v in xywh]} on a "
+                 f"{int(size[0])}x{int(size[1])} image" for f, b, xywh, size in rows]  # fmt: skip
+        log.warning("refused %d box%s wholly outside its image (nothing predicted there): %s%s", len(frames),
+                    "" if len(frames) == 1 else "es", "; ".join(lines), ", ..." if len(frames) > 5 else "")  # fmt: skip
+
+    def _draw_pose(self, p: dict[str, np.ndarray], unreadable: set[int]) -> None:
         people: dict[int, list[int]] = {}
         for i, f in enumerate(p.get("frame", [])):
             people.setdefault(int(f), []).append(i)
@@ -103,7 +138,9 @@ class PredictionWriter(BasePredictionWriter):
                 return rgb
             return draw_people(rgb, self.layout, p["xy"][rows], p["vis"][rows], p["bbox"][rows])
 
-        self.files["overlays"] = write_overlays(self.source, draw, self.output_dir / "overlays")
+        self.files["overlays"] = write_overlays(
+            self.source, draw, self.output_dir / "overlays", unreadable, self.video_codec
+        )
 
     # -- action ----------------------------------------------------------------------------------------------
     def window_records(self, p: dict[str, np.ndarray]) -> list[dict]:
@@ -148,4 +185,6 @@ class PredictionWriter(BasePredictionWriter):
             lines.append(f"window {records[k]['start_frame']}-{records[k]['end_frame']}")
             return draw_text_panel(rgb, lines)
 
-        self.files["overlays"] = write_overlays(self.source, draw, self.output_dir / "overlays")
+        self.files["overlays"] = write_overlays(
+            self.source, draw, self.output_dir / "overlays", video_codec=self.video_codec
+        )
