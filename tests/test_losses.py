@@ -56,3 +56,24 @@ def test_loss_sums_blocks_and_handles_no_valid_joint():
     none = torch.zeros_like(valid)
     out = pose_loss(pred, vis, target, none, none.float())
     assert out["coord"] == 0 and torch.isfinite(out["loss"])
+
+
+def test_a_per_coordinate_mask_trains_x_and_y_of_2d_samples_but_not_their_z():
+    """deephar's mixed 2D/3D training: a 3D target whose z is unknown carries the x, y loss only, and the loss is the
+    mean over the valid coordinates (5 here: x, y, z of the 3D joint and x, y of the 2D one)."""
+    pred = torch.tensor([[[[0.5, 0.5, 0.5], [0.2, 0.4, 0.9]]]])  # (K=1, B=1, J=2, D=3)
+    target = torch.tensor([[[0.5, 0.7, 0.1], [0.2, 0.6, -1e9]]])
+    valid = torch.tensor([[[True, True, True], [True, True, False]]])
+    vis = torch.full((1, 1, 2, 1), 0.5)
+    out = pose_loss(pred, vis, target, valid, torch.ones(1, 2), coord_bce_weight=0.0, vis_weight=0.0)
+    # |Δ| + Δ² per valid coordinate: y of joint 0 (0.2), z of joint 0 (0.4), y of joint 1 (0.2); x's are exact
+    expected = ((0.2 + 0.04) + (0.4 + 0.16) + (0.2 + 0.04)) / 5
+    assert torch.isclose(out["coord"], torch.tensor(expected), rtol=1e-6)
+    pred.requires_grad_(True)
+    pose_loss(pred, vis, target, valid, torch.ones(1, 2))["coord"].backward()
+    assert pred.grad[0, 0, 1, 2] == 0 and pred.grad[0, 0, 1, 1] != 0  # no gradient into the unknown z
+    # a per-joint mask is every coordinate of the joint
+    per_joint = torch.tensor([[True, False]])
+    assert torch.equal(pose_loss(pred.detach(), vis, target, per_joint, torch.ones(1, 2))["coord"],
+                       pose_loss(pred.detach(), vis, target, per_joint[..., None].expand(1, 2, 3),
+                                 torch.ones(1, 2))["coord"])  # fmt: skip

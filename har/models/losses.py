@@ -3,8 +3,9 @@
 Per block: on the coordinates of valid joints, elastic net |Δ| + Δ² plus 0.01·BCE(target, prediction), summed and
 divided by the number of valid coordinate elements (at least 1); on visibility, 0.01·BCE averaged over all joints.
 
-deephar marked invalid joints by a −1e9 coordinate and took ``target > 0`` as the mask (so a coordinate of exactly
-0 was dropped too); har passes an explicit mask instead.
+deephar marked invalid joints by a −1e9 coordinate and took ``target > 0`` as the mask, per coordinate (so a
+coordinate of exactly 0 was dropped too); har passes an explicit mask instead: per joint (B, J), or per coordinate
+(B, J, D), which is how 2D-only samples (MPII, Penn) train a 3D network's x and y but not its z.
 """
 
 from __future__ import annotations
@@ -34,18 +35,20 @@ def pose_loss(
         pred_pose: (K, B, J, D) predicted coordinates in [0, 1].
         pred_vis: (K, B, J, 1) predicted visibility in [0, 1].
         target_pose: (B, J, D) target coordinates (any value where not valid).
-        valid: (B, J) bool, joints that carry a coordinate loss.
+        valid: (B, J) bool, joints whose coordinates all carry a loss, or (B, J, D) bool, per coordinate.
         target_vis: (B, J) visibility target in {0, 1}.
 
     Returns:
         ``loss`` (sum over blocks of coord + vis_weight·vis), and per-term sums ``coord`` and ``vis``.
     """
-    mask = valid[None, :, :, None].to(pred_pose.dtype)  # (1, B, J, 1)
+    if valid.dim() == 2:  # per joint: every coordinate of the joint
+        valid = valid[..., None].expand(*valid.shape, pred_pose.shape[-1])
+    mask = valid[None].to(torch.float32)  # (1, B, J, D)
     pred_pose = pred_pose.float()
     target = target_pose.float()[None]
     delta = pred_pose - target
     per_elem = delta.abs() + delta.square() + coord_bce_weight * _bce(target.clamp(0.0, 1.0), pred_pose)
-    n_valid = (mask.sum() * pred_pose.shape[-1]).clamp_min(1.0)
+    n_valid = mask.sum().clamp_min(1.0)
     coord = (per_elem * mask).sum(dim=(1, 2, 3)) / n_valid  # (K,)
     vis = _bce(target_vis.float()[None], pred_vis.float().squeeze(-1)).mean(dim=(1, 2))  # (K,)
     return {"loss": (coord + vis_weight * vis).sum(), "coord": coord.sum(), "vis": vis.sum()}
