@@ -31,7 +31,7 @@ from har.utils.io import atomic_path
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = "har.coco_index"
-CACHE_VERSION = 2  # bump when the index's content or the cache layout changes: older caches are then ignored
+CACHE_VERSION = 3  # bump when the index's content or the cache layout changes: older caches are then ignored
 CACHE_SUFFIX = ".har-index.npz"
 
 
@@ -322,7 +322,14 @@ def _validate(ann_file: Path, data: dict, num_joints: int) -> _Records:
         ("non-numeric keypoints or bbox", shaped & ~(kps_numeric & box_numeric)),
         ("NaN or infinite coordinates", ~finite),
         ("bbox width or height <= 0", (w <= 0) | (h <= 0)),
-        ("bbox wholly outside the image", (x >= size[:, 0]) | (y >= size[:, 1]) | (x + w <= 0) | (y + h <= 0)),
+        # an image of unknown size (0: MERL pose records may lack one) has no outside
+        (
+            "bbox wholly outside the image",
+            ((x >= size[:, 0]) & (size[:, 0] > 0))
+            | ((y >= size[:, 1]) & (size[:, 1] > 0))
+            | (x + w <= 0)
+            | (y + h <= 0),
+        ),
         ("annotation id missing or not an integer", ~has_id),
     ]
     code = np.zeros(n, np.int8)  # 1 + index into `checks`; 0 = fine. Assigned from the last check to the first.
