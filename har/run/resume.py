@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from har.errors import MissingFileError
+
 log = logging.getLogger(__name__)
 
 LAST = "last.ckpt"
@@ -83,18 +85,25 @@ def resolve_checkpoint(
         if path.is_dir():
             path = next((p for p in (path / "checkpoints" / LAST, path / LAST) if p.is_file()), None)
             if path is None:
-                raise FileNotFoundError(f"ckpt_path={ckpt_path}: a folder with no checkpoints/{LAST} in it")
+                raise MissingFileError(
+                    f"ckpt_path={ckpt_path}: a folder with no checkpoints/{LAST} in it",
+                    hint="ckpt_path=<a .ckpt file in it>",
+                )
         elif not path.is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path}: checkpoint not found")
+            raise MissingFileError(
+                f"ckpt_path={ckpt_path}: checkpoint not found",
+                hint="ckpt_path=PATH (a .ckpt file or a run folder), or ckpt_path=last",
+            )
         return path
     own = Path(run_dir) / "checkpoints" / LAST if run_dir is not None else None
     found = own if own is not None and own.is_file() else find_last_checkpoint(runs_dir, experiment)
     if found is None and str(ckpt_path) == "last":
         which = f"of experiment {experiment!r} " if experiment else ""
         where = f"under {runs_dir} " if runs_dir is not None else f"in {run_dir} "
-        raise FileNotFoundError(
-            f"ckpt_path=last: no run {which}{where}has checkpoints/{LAST}; train one first, or pass "
-            "ckpt_path=PATH (a .ckpt file or a run folder)"
+        raise MissingFileError(
+            f"ckpt_path=last: no run {which}{where}has checkpoints/{LAST}",
+            hint="training one first (python train.py experiment=NAME), or ckpt_path=PATH (a .ckpt file or a run "
+            "folder)",
         )
     return found
 

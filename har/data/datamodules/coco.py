@@ -86,6 +86,20 @@ class CocoPoseDataModule(BaseDataModule):
         self._ground_truths: dict[str, KeypointGroundTruth] = {}  # by split, built on first use (rank 0 only)
 
     synthetic_generator = staticmethod(ensure_synthetic_coco)
+    readme_section = "Training on COCO"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, then per split its annotation file and image folder."""
+        paths = [(self.root, "data.root")]
+        for split in dict.fromkeys(self.split_of(name) for name in ("train", "val", "test") if name in splits):
+            paths += [(self.annotation_file(split), f"the {split} annotation file"),
+                      (self.image_dir(split), f"the {split} image folder")]  # fmt: skip
+        return paths
+
+    def expected_layout(self) -> str:
+        hp = self.hparams
+        splits = ",".join(dict.fromkeys((hp.train_split, hp.val_split, hp.test_split)))
+        return f"{self.root}/annotations/person_keypoints_{{{splits}}}.json and {self.root}/{{{splits}}}/*.jpg"
 
     def prepare_data(self) -> None:
         super().prepare_data()
