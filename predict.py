@@ -18,7 +18,9 @@ def main(cfg: DictConfig) -> None:
     with user_errors(cfg):
         prepare_predict(cfg)  # ckpt_path=last resolved; input, boxes and checkpoint checked before torch loads
         from har.predict.run import predict  # torch and Lightning: only once the config composed
+        from har.run.quiet import quiet_lightning
 
+        quiet_lightning()
         predict(cfg)
 
 

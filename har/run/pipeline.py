@@ -23,6 +23,7 @@ from har.errors import UserError
 from har.run.checkpoint_io import AtomicCheckpointIO
 from har.run.checks import check_run_config, warn_missing_pose_checkpoint
 from har.run.launch import compile_model, prepare_config
+from har.run.quiet import quiet_lightning
 from har.run.resume import resolve_checkpoint, run_dir_of
 from har.utils.io import write_json_atomic
 from har.utils.resolvers import register_resolvers
@@ -78,6 +79,7 @@ def _plugins(cfg: DictConfig) -> list[Any]:
 def _build(cfg: DictConfig, stages: tuple[str, ...]) -> tuple[pl.LightningDataModule, pl.Trainer]:
     """The datamodule (checked: har.errors.UserError for missing data, before anything is read) and the trainer."""
     prepare_config(cfg)
+    quiet_lightning()
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
@@ -158,10 +160,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("test", True):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if not best:
-            log.warning("no best checkpoint was saved; testing the current weights")
-        else:
-            log.info("testing the best checkpoint %s", best)
+        if trainer.is_global_zero:  # once, not by every rank
+            if not best:
+                log.warning("no best checkpoint was saved; testing the current weights")
+            else:
+                log.info("testing the best checkpoint %s", best)
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(trainer.callback_metrics)
     metrics = _write_outputs(model, metrics, Path(cfg.paths.output_dir))
