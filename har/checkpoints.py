@@ -43,6 +43,9 @@ def read_checkpoint(path: str | Path, mmap: bool = False, strict: bool = True) -
         raise MissingFileError(f"checkpoint not found: {path}", hint="ckpt_path=PATH (a .ckpt file or a run folder)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: an empty file (0 bytes), not a checkpoint; was its writer killed?")
+    if mmap:  # torch maps only its zip format; for another file its error would be about mmap, not the file
+        with path.open("rb") as f:
+            mmap = f.read(4) == b"PK\x03\x04"
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # a truncated zip, a non-torch file, a pickle torch refuses to run

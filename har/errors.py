@@ -43,3 +43,8 @@ class UserError(Exception):
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder the user named (a checkpoint, an input, a dataset root) is not there. Also a
     FileNotFoundError, so code that handles those keeps working."""
+
+
+class BadInputError(UserError, ValueError):
+    """A file the user gave is not what was expected (a pickle named ``.json``, a foreign checkpoint). Also a
+    ValueError, so code that handles those keeps working."""

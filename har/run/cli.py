@@ -88,9 +88,13 @@ def run_main(main: Callable[[], object], continue_config: tuple[Path, str] | Non
     ``ckpt_path=last`` / ``resume=auto`` continue a run in its own folder (``train.py``); the checks made there (a
     run folder held by a live run, no checkpoint that loads) are reported as one line too."""
     if continue_config is not None:
+        from har.run.lock import check_run_folder_free
         from har.run.resume import continue_in_run_folder
 
         try:
+            for arg in sys.argv[1:]:  # an explicit run folder held by a live run: refused before Hydra writes into it
+                if arg.lstrip("+").startswith("hydra.run.dir="):
+                    check_run_folder_free(arg.split("=", 1)[1].strip("'\""))
             sys.argv = continue_in_run_folder(sys.argv, *continue_config)
         except UserError as err:
             if full_error():
@@ -122,3 +126,16 @@ def prepare_predict(cfg: DictConfig) -> None:
     for key, what in (("input", "an image, a folder of images, or a video"), ("boxes", "a boxes JSON file")):
         if cfg.get(key) is not None and not Path(str(cfg[key])).exists():
             raise MissingFileError(f"{key}={cfg[key]}: not found", what, section="Inference")
+
+
+def run_tool(main: Callable[..., object], *args: object) -> None:
+    """Run a command-line tool's ``main`` (``python -m har.tools.X``): a UserError (a missing, empty, truncated,
+    foreign or other-task checkpoint, a missing input) is one line on stderr and exit status 2; the traceback only
+    with ``HYDRA_FULL_ERROR=1``."""
+    try:
+        main(*args)
+    except UserError as err:
+        if full_error():
+            raise
+        report(err)
+        sys.exit(EXIT_USER_ERROR)

@@ -22,7 +22,9 @@ from har.checkpoints import read_checkpoint, require_kind
 from har.errors import UserError
 from har.run.checkpoint_io import AtomicCheckpointIO
 from har.run.checks import check_run_config, warn_missing_pose_checkpoint
+from har.run.cli import is_global_rank_zero
 from har.run.launch import compile_model, prepare_config
+from har.run.lock import hold_run_folder
 from har.run.quiet import quiet_lightning
 from har.run.resume import resolve_checkpoint, run_dir_of
 from har.utils.io import write_json_atomic
@@ -144,8 +146,14 @@ def _write_outputs(model: pl.LightningModule, metrics: dict, out_dir: Path) -> d
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (continuing a run with ``ckpt_path``/``resume``), then test the best checkpoint; write ``metrics.json``
-    (and ``predictions.json``) in the run folder."""
+    (and ``predictions.json``) in the run folder, which the run holds meanwhile (har.run.lock: a second run into
+    it is refused)."""
     check_run_config(cfg)
+    with hold_run_folder(cfg.paths.output_dir, rank_zero=is_global_rank_zero()):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = _resume_checkpoint(cfg)
     stages = (("fit",) if cfg.get("train", True) else ()) + (("test",) if cfg.get("test", True) else ())
     datamodule, trainer = _build(cfg, stages)

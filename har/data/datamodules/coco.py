@@ -18,6 +18,7 @@ from har.data.transforms.topdown import TopDownTransform
 from har.layouts import get_layout
 from har.metrics.coco_ap import KeypointGroundTruth
 from har.synthetic.coco import ensure_synthetic_coco
+from har.utils.io import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class CocoPoseDataModule(BaseDataModule):
 
     def prepare_data(self) -> None:
         super().prepare_data()
+        for split in dict.fromkeys((self.hparams.train_split, self.hparams.val_split, self.hparams.test_split)):
+            remove_stale_temporaries(self.annotation_file(split).parent)  # index caches of a killed writer
         if self.hparams.cache:
             # Build each split's index cache once, here (one process per node), so that every rank's setup reads
             # the cache instead of parsing the JSON: the first parse of COCO train peaks at ~2.4 GB per process.
