@@ -9,13 +9,16 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from har.run.pipeline import evaluate  # noqa: E402
+from har.run.cli import run_main, user_errors  # noqa: E402 - no torch: a bad command line is reported at once
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    with user_errors(cfg):
+        from har.run.pipeline import evaluate  # torch and Lightning: only once the config composed
+
+        evaluate(cfg)
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

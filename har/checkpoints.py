@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from har.errors import MissingFileError, UserError
 from har.models.pose_net import DeepHARPose
 
 KINDS = ("pose", "action", "action_features")
@@ -29,8 +30,9 @@ DEFAULT_NUM_FRAMES = 8  # deephar's T, when a checkpoint does not record its cli
 CLIP_DEFAULTS = {"num_frames": DEFAULT_NUM_FRAMES, "eval_stride": 2, "crop": "clip", "padding": 1.25}
 
 
-class CheckpointError(ValueError):
-    """A file that is not a usable har checkpoint (the message names it and says what it is)."""
+class CheckpointError(UserError, ValueError):
+    """A file that is not a usable har checkpoint (the message names it and says what it is): a UserError, printed
+    as one line by the entry scripts and tools; also a ValueError."""
 
 
 def read_checkpoint(path: str | Path, mmap: bool = False, strict: bool = True) -> dict:
@@ -38,9 +40,12 @@ def read_checkpoint(path: str | Path, mmap: bool = False, strict: bool = True) -
     for an empty, truncated or foreign one (not a Lightning checkpoint with ``state_dict`` and hyper-parameters)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingFileError(f"checkpoint not found: {path}", hint="ckpt_path=PATH (a .ckpt file or a run folder)")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: an empty file (0 bytes), not a checkpoint; was its writer killed?")
+    if mmap:  # torch maps only its zip format; for another file its error would be about mmap, not the file
+        with path.open("rb") as f:
+            mmap = f.read(4) == b"PK\x03\x04"
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # a truncated zip, a non-torch file, a pickle torch refuses to run

@@ -19,8 +19,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from har.checkpoints import read_checkpoint, require_kind
+from har.errors import UserError
 from har.run.checkpoint_io import AtomicCheckpointIO
+from har.run.checks import check_run_config, warn_missing_pose_checkpoint
+from har.run.cli import is_global_rank_zero
 from har.run.launch import compile_model, prepare_config
+from har.run.lock import hold_run_folder
+from har.run.quiet import quiet_lightning
 from har.run.resume import resolve_checkpoint, run_dir_of
 from har.utils.io import write_json_atomic
 from har.utils.resolvers import register_resolvers
@@ -73,12 +78,16 @@ def _plugins(cfg: DictConfig) -> list[Any]:
     return plugins
 
 
-def _build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.Trainer]:
+def _build(cfg: DictConfig, stages: tuple[str, ...]) -> tuple[pl.LightningDataModule, pl.Trainer]:
+    """The datamodule (checked: har.errors.UserError for missing data, before anything is read) and the trainer."""
     prepare_config(cfg)
+    quiet_lightning()
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     torch.set_float32_matmul_precision(cfg.get("matmul_precision", "high"))
     datamodule = instantiate(cfg.data, _convert_="all")
+    if hasattr(datamodule, "check"):
+        datamodule.check(stages)
     trainer = instantiate(
         cfg.trainer,
         callbacks=_instantiate_group(cfg.get("callbacks")),
@@ -137,9 +146,19 @@ def _write_outputs(model: pl.LightningModule, metrics: dict, out_dir: Path) -> d
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (continuing a run with ``ckpt_path``/``resume``), then test the best checkpoint; write ``metrics.json``
-    (and ``predictions.json``) in the run folder."""
+    (and ``predictions.json``) in the run folder, which the run holds meanwhile (har.run.lock: a second run into
+    it is refused)."""
+    check_run_config(cfg)
+    with hold_run_folder(cfg.paths.output_dir, rank_zero=is_global_rank_zero()):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     ckpt_path = _resume_checkpoint(cfg)
-    datamodule, trainer = _build(cfg)
+    stages = (("fit",) if cfg.get("train", True) else ()) + (("test",) if cfg.get("test", True) else ())
+    datamodule, trainer = _build(cfg, stages)
+    if cfg.get("train", True):
+        warn_missing_pose_checkpoint(cfg)
     model = compile_model(instantiate(cfg.model, _convert_="all"), cfg)
     _log_config(cfg, model, trainer)
 
@@ -149,10 +168,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("test", True):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if not best:
-            log.warning("no best checkpoint was saved; testing the current weights")
-        else:
-            log.info("testing the best checkpoint %s", best)
+        if trainer.is_global_zero:  # once, not by every rank
+            if not best:
+                log.warning("no best checkpoint was saved; testing the current weights")
+            else:
+                log.info("testing the best checkpoint %s", best)
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         metrics.update(trainer.callback_metrics)
     metrics = _write_outputs(model, metrics, Path(cfg.paths.output_dir))
@@ -164,19 +184,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test a checkpoint (a file, a run folder's ``last.ckpt``, or ``last``: the newest training run of the
     experiment) on the configured data; write ``metrics.json`` and ``predictions.json``."""
     if not cfg.get("ckpt_path"):
-        raise ValueError("evaluate.py needs ckpt_path=PATH (a checkpoint written by train.py or a converter), a "
-                         "run folder, or `last` (the newest training run of this experiment)")  # fmt: skip
+        raise UserError("evaluate.py needs a checkpoint", "ckpt_path=PATH (a checkpoint written by train.py or a "
+                        "converter), a run folder, or `last` (the newest training run of this experiment)",
+                        "evaluate.py ckpt_path=last experiment=NAME", "Training and evaluating")  # fmt: skip
+    check_run_config(cfg)
     hydra = HydraConfig.get() if HydraConfig.initialized() else None
     experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
     train_runs = Path(cfg.paths.log_dir) / "train" / "runs"
-    try:
-        ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, train_runs, None, experiment)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"checkpoint not found: {err}") from None
+    ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, train_runs, None, experiment)
     module_cls = get_class(cfg.model._target_)
-    require_kind(read_checkpoint(ckpt, mmap=True), ckpt, (module_cls.checkpoint_kind,), f"{module_cls.__name__}")
+    tool = f"evaluate.py with experiment={experiment}" if experiment else f"evaluate.py ({module_cls.__name__})"
+    require_kind(read_checkpoint(ckpt, mmap=True), ckpt, (module_cls.checkpoint_kind,), tool)
     log.info("evaluating %s", ckpt)
-    datamodule, trainer = _build(cfg)
+    datamodule, trainer = _build(cfg, ("test",))
     model = module_cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
     trainer.test(model, datamodule=datamodule)
     return _write_outputs(model, dict(trainer.callback_metrics), Path(cfg.paths.output_dir))

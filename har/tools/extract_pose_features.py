@@ -207,6 +207,13 @@ def _clip_data_config(data: DictConfig) -> DictConfig:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="extract_pose_features")
 def main(cfg: DictConfig) -> None:
+    from har.run.cli import user_errors  # a bad checkpoint or missing data: one line, exit status 2
+
+    with user_errors(cfg):
+        _extract(cfg)
+
+
+def _extract(cfg: DictConfig) -> None:
     data = _clip_data_config(cfg.data)
     net, pose_info = load_pose_network(cfg.ckpt_path)
     with open_dict(data):

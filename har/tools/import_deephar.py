@@ -176,4 +176,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    from har.run.cli import run_tool
+
+    run_tool(main, sys.argv[1:])

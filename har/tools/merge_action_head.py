@@ -27,6 +27,7 @@ import lightning.pytorch as pl
 import torch
 
 from har.checkpoints import file_sha256, load_pose_network, read_checkpoint
+from har.errors import UserError
 
 USAGE = "usage: python -m har.tools.merge_action_head head=HEAD.ckpt [pose=POSE.ckpt] out=merged.ckpt [force=true]"
 
@@ -121,10 +122,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{USAGE}; missing {missing}")
     try:
         path = merge_action_head(cfg.head, cfg.out, cfg.get("pose"), bool(cfg.get("force", False)))
+    except UserError:
+        raise  # a bad checkpoint or a missing file: one line, exit status 2 (har.run.cli.run_tool)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"merge_action_head: {err}") from None
     print(f"wrote {path}: an ActionModule checkpoint (pose network + action head) for evaluate.py and predict.py")
 
 
 if __name__ == "__main__":
-    main()
+    from har.run.cli import run_tool
+
+    run_tool(main)

@@ -46,4 +46,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from har.run.cli import run_tool
+
+    run_tool(main)

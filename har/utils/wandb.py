@@ -112,10 +112,12 @@ def wandb_logger(
     save_dir_path = Path(save_dir)
     if offline:
         pattern = save_dir_path / "wandb" / f"offline-run-*-{id}"
-        log.warning("%s: logging offline to %s; sync later with `wandb sync %s`", why, pattern, pattern)
+        # Asked for (WANDB_MODE, logger.wandb.offline): information; chosen for want of credentials: a warning.
+        say = log.warning if why == "no W&B credentials" else log.info
+        say("%s: logging offline to %s; sync later with `wandb sync %s`", why, pattern, pattern)
     disabled = why == "WANDB_MODE=disabled"
     if disabled:
-        log.warning("WANDB_MODE=disabled: nothing is logged to W&B")
+        log.info("WANDB_MODE=disabled: nothing is logged to W&B")
     _record_run(save_dir_path, {"id": id, "project": project, "offline": offline})
     return BestCheckpointWandbLogger(
         save_dir=str(save_dir_path),

@@ -9,6 +9,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 from torch.utils.data import DataLoader, Dataset
 
+from har.errors import MissingFileError
+from har.utils.io import remove_stale_temporaries
+
 log = logging.getLogger(__name__)
 
 # stage → the datasets it needs: (name, built for training). Predict uses the test split.
@@ -32,11 +35,18 @@ class BaseDataModule(pl.LightningDataModule):
     reuses, a generated dataset) gets it called by :meth:`prepare_data` with the ``synthetic`` hyper-parameter,
     when that is not None. With ``synthetic_subdir`` set, the generator writes several forms into ``root``'s parent
     and ``root`` must be its ``synthetic_subdir`` folder.
+
+    Checks before a run builds anything (:meth:`check`, called by ``train.py``/``evaluate.py`` right after the
+    datamodule is instantiated): a subclass lists the files and folders real data needs in :meth:`required_paths`,
+    describes its folder layout in :meth:`expected_layout` and names its README section in ``readme_section``;
+    a missing one is a :class:`~har.errors.UserError` (one line: what is missing, the layout, what to try).
     """
 
     datasets: dict[str, Dataset]
     synthetic_generator: Callable[..., Path] | None = None
     synthetic_subdir: str | None = None
+    readme_section: str | None = None  # the README section that describes this data's layout
+    synthetic_experiment: str = "synthetic_pose"  # the experiment that runs without downloads, for error messages
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,7 +62,37 @@ class BaseDataModule(pl.LightningDataModule):
             if root.name != self.synthetic_subdir:
                 raise ValueError(f"synthetic data: root must be <generator root>/{self.synthetic_subdir}, got {root}")
             root = root.parent
+        for folder in (root.parent, root):  # what a killed generation left (.<name>.tmp-<host>_<pid>-...)
+            remove_stale_temporaries(folder)
         type(self).synthetic_generator(root, **params)
+
+    # -- checks before a run -----------------------------------------------------------------------------------
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """The files and folders real data needs for ``splits`` (``train``, ``val``, ``test``): (path, what it is)
+        pairs, checked by :meth:`check` in this order (list the root first). None by default."""
+        return []
+
+    def expected_layout(self) -> str:
+        """The folder layout real data has, in a few words for an error message (``annotations/...json, ...``)."""
+        return ""
+
+    def check(self, stages: tuple[str, ...] = ("fit", "test")) -> None:
+        """Before anything is read or built: every path of :meth:`required_paths` for the stages' splits exists.
+        Synthetic data (``synthetic`` set) is generated on first use and not checked. MissingFileError otherwise,
+        naming the setting (``data.root``), the missing path, the layout, the README section and what to try."""
+        if self.hparams.get("synthetic") is not None:
+            return
+        splits = {name for stage in stages for name, _ in STAGE_DATASETS.get(stage, [])}
+        for path, what in self.required_paths(splits):
+            if path.exists():
+                continue
+            root = Path(self.hparams.root)
+            where = f"data.root={root}: no such folder" if path == root else f"{what} not found: {path}"
+            raise MissingFileError(
+                where, self.expected_layout() or None,
+                f"experiment={self.synthetic_experiment} (generated data, nothing to download), or data.root=PATH",
+                self.readme_section,
+            )  # fmt: skip
 
     def build_dataset(self, name: str, train: bool) -> Dataset:
         """The dataset ``name`` ("train", "val", "test"), augmented when ``train``."""

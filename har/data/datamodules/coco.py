@@ -18,6 +18,7 @@ from har.data.transforms.topdown import TopDownTransform
 from har.layouts import get_layout
 from har.metrics.coco_ap import KeypointGroundTruth
 from har.synthetic.coco import ensure_synthetic_coco
+from har.utils.io import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,25 @@ class CocoPoseDataModule(BaseDataModule):
         self._ground_truths: dict[str, KeypointGroundTruth] = {}  # by split, built on first use (rank 0 only)
 
     synthetic_generator = staticmethod(ensure_synthetic_coco)
+    readme_section = "Training on COCO"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, then per split its annotation file and image folder."""
+        paths = [(self.root, "data.root")]
+        for split in dict.fromkeys(self.split_of(name) for name in ("train", "val", "test") if name in splits):
+            paths += [(self.annotation_file(split), f"the {split} annotation file"),
+                      (self.image_dir(split), f"the {split} image folder")]  # fmt: skip
+        return paths
+
+    def expected_layout(self) -> str:
+        hp = self.hparams
+        splits = ",".join(dict.fromkeys((hp.train_split, hp.val_split, hp.test_split)))
+        return f"{self.root}/annotations/person_keypoints_{{{splits}}}.json and {self.root}/{{{splits}}}/*.jpg"
 
     def prepare_data(self) -> None:
         super().prepare_data()
+        for split in dict.fromkeys((self.hparams.train_split, self.hparams.val_split, self.hparams.test_split)):
+            remove_stale_temporaries(self.annotation_file(split).parent)  # index caches of a killed writer
         if self.hparams.cache:
             # Build each split's index cache once, here (one process per node), so that every rank's setup reads
             # the cache instead of parsing the JSON: the first parse of COCO train peaks at ~2.4 GB per process.

@@ -84,6 +84,17 @@ class MerlActionDataModule(ClipDataModule):
 
     synthetic_generator = staticmethod(ensure_synthetic_merl)
     synthetic_subdir = "action"
+    readme_section = "MERL Shopping"
+    synthetic_experiment = "synthetic_action"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root`` and each split's JSON file (frames are checked per record when read)."""
+        files = dict.fromkeys(self.json_file(n) for n in ("train", "val", "test") if n in splits)
+        return [(self.root, "data.root"), *((f, "a clip JSON file (data.files)") for f in files)]
+
+    def expected_layout(self) -> str:
+        files = ", ".join(dict.fromkeys(self.hparams.files.values()))
+        return f"{self.root}/{{{files}}} (the fork's per-frame JSON, frames at each record's image.url)"
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -45,6 +45,19 @@ class MerlPoseDataModule(CocoPoseDataModule):
     synthetic_generator = staticmethod(ensure_synthetic_merl)
     synthetic_subdir = "pose"
 
+    readme_section = "MERL Shopping"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, each split's records file, the image folder."""
+        names = [n for n in ("train", "val", "test") if n in splits]
+        records = dict.fromkeys(self.annotation_file(self.split_of(n)) for n in names)
+        return [(self.root, "data.root"), *((f, "a records file (data.files)") for f in records),
+                (self.root / self.hparams.image_dir, "the image folder (data.image_dir)")]  # fmt: skip
+
+    def expected_layout(self) -> str:
+        files = ", ".join(dict.fromkeys(self.files.values()))
+        return f"{self.root}/{{{files}}} (pose records, JSON) and {self.root}/{self.hparams.image_dir}/"
+
     def prepare_data(self) -> None:
         BaseDataModule.prepare_data(self)  # no index cache to build: MERL records are small
 

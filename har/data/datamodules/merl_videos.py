@@ -99,6 +99,21 @@ class MerlVideoDataModule(ClipDataModule):
 
     synthetic_generator = staticmethod(ensure_synthetic_merl)
     synthetic_subdir = "videos"
+    readme_section = "MERL Shopping"
+    synthetic_experiment = "synthetic_action"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, the release's video and label folders, the boxes file when one is set."""
+        hp = self.hparams
+        paths = [(self.root, "data.root"), (self.root / hp.videos_dir, "the video folder (data.videos_dir)"),
+                 (self.root / hp.labels_dir, "the label folder (data.labels_dir)")]  # fmt: skip
+        if hp.boxes_file is not None:
+            paths.append((self.root / hp.boxes_file, "the person boxes file (data.boxes_file)"))
+        return paths
+
+    def expected_layout(self) -> str:
+        hp = self.hparams
+        return f"{self.root}/{hp.videos_dir}/*.mp4 and {self.root}/{hp.labels_dir}/*_label.mat (the official release)"
 
     @property
     def classes(self) -> tuple[str, ...]:

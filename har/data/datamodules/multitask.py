@@ -74,6 +74,12 @@ class MultitaskDataModule(pl.LightningDataModule):
     def input_size(self) -> tuple[int, int]:
         return tuple(self.action.hparams.input_size)
 
+    def check(self, stages: tuple[str, ...] = ("fit", "test")) -> None:
+        """The parts' checks (:meth:`har.data.datamodules.base.BaseDataModule.check`); pose frames train only."""
+        self.action.check(stages)
+        if "fit" in stages:
+            self.pose.check(("fit",))
+
     def prepare_data(self) -> None:
         self.action.prepare_data()
         self.pose.prepare_data()

@@ -26,8 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from har.data.formats.coco import CocoGroundTruth, CocoIndex
+from har.errors import BadInputError
 
 log = logging.getLogger(__name__)
+PICKLE_MAGIC = b"\x80"  # the first byte of a pickle of protocol 2 or later (what Python 3 writes)
 
 AREA_FACTOR = 0.53  # OKS area of a box without segmentation: w·h·0.53 (mmpose)
 
@@ -47,17 +49,31 @@ def read_records(path: str | Path, allow_pickle: bool = False) -> list:
         raise FileNotFoundError(f"MERL pose annotation file not found: {path}")
     if path.suffix in (".pkl", ".pickle"):
         if not allow_pickle:
-            raise ValueError(
-                f"{path} is a pickle, which can run code when loaded. Convert it once with "
-                f"`python -m har.tools.merl_pickle_to_json {path} OUT.json`, or pass data.allow_pickle=true "
-                "if you trust the file."
+            raise BadInputError(
+                f"{path} is a pickle, which can run code when loaded",
+                hint=f"converting it once: python -m har.tools.merl_pickle_to_json {path} OUT.json (then "
+                "data.files.<split>=OUT.json), or data.allow_pickle=true if you trust the file",
+                section="MERL Shopping",
             )
+        # Every time: a pickle runs whatever code it holds; the converted JSON is the safe path.
+        log.warning(
+            "%s: reading a pickle (data.allow_pickle=true): it can run code when loaded; only for a file you trust. "
+            "Convert it once: python -m har.tools.merl_pickle_to_json %s OUT.json", path, path,
+        )  # fmt: skip
         with path.open("rb") as f:
             records = pickle.load(f)  # noqa: S301 - explicit, documented opt-in
     else:
+        data = path.read_bytes()
+        if data[:1] == PICKLE_MAGIC:
+            raise BadInputError(
+                f"{path} is a pickle (named {path.suffix or 'without a suffix'}), not JSON",
+                hint=f"converting it: python -m har.tools.merl_pickle_to_json {path} OUT.json, or renaming it to "
+                ".pkl with data.allow_pickle=true if you trust the file",
+                section="MERL Shopping",
+            )
         try:
-            records = json.loads(path.read_bytes())
-        except json.JSONDecodeError as e:
+            records = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(records, list):
         raise ValueError(f"{path}: expected a list of MERL pose records, got {type(records).__name__}")
