@@ -63,6 +63,19 @@ def test_train_step_quick_reports_every_model_and_a_failed_compile():
                      "speedup_vs_eager")  # fmt: skip
             assert len(variants[v]["runs_s"]) == model["iters"]
         assert variants["eager"]["speedup_vs_eager"] == 1.0
+        # Medians over >= 3 rounds with their spread, not the fastest of one.
+        for v in ("eager", "channels_last"):
+            e = variants[v]
+            assert model["iters"] >= 3 and e["min_step_s"] <= e["step_s"] <= e["max_step_s"]
+            assert e["step_s"] == pytest.approx(sorted(e["runs_s"])[len(e["runs_s"]) // 2], abs=1e-5)
+        rounds = variants["channels_last"]["speedup_vs_eager_rounds"]
+        assert rounds["n"] == model["iters"] and rounds["min"] <= rounds["max"]
+        # The default layout: chosen from the rounds and compared with the preset's configured one.
+        chosen = result["defaults"][name]
+        assert chosen["configured"] is model["configured_channels_last"] is True  # conf/model/*.yaml
+        if rounds["min"] > 1:
+            assert chosen["channels_last"] is True and chosen["configured_is_fastest"]
+        assert f"{name}: channels_last=" in stdout
         assert variants["compile"]["status"] == "failed" and "no_such_backend" in variants["compile"]["reason"]
         assert f"{name} compile: failed (" in stdout
     # A clip is T frames; the optimizer and the loss are the experiments' own.
@@ -86,7 +99,7 @@ def test_train_step_quick_compile():
     compiled = result["models"]["pose_demo"]["variants"]["compile"]
     assert compiled["status"] == "ok" and compiled["backend"] == "aot_eager"
     positive(compiled, "compile_s", "step_s", "samples_per_s", "flop_per_s", "matmul_fraction", "speedup_vs_eager")
-    assert len(compiled["runs_s"]) == 2 and compiled["compile_s"] > max(compiled["runs_s"])
+    assert len(compiled["runs_s"]) == 3 and compiled["compile_s"] > max(compiled["runs_s"])
     assert "compile (" in stdout
 
 
