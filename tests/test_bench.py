@@ -249,3 +249,19 @@ def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips()
     faults = result["page_faults_per_frame"]
     assert set(faults) >= {"train_roi", "train_whole", "eval_roi", "eval_whole"}
     assert all(isinstance(v, float) and v >= 0 for v in faults.values())
+
+
+def test_epoch_profile_splits_one_epoch_into_its_parts(tiny_coco):
+    """bench/epoch_profile.py on the tiny set: every part timed, the parts add up to the fit, the step counts match."""
+    result, stdout = bench("epoch_profile", "--quick", f"data.root={tiny_coco}", "data.synthetic.num_train=24",
+                           "data.synthetic.num_val=9")  # fmt: skip
+    assert result["benchmark"] == "epoch_profile" and result["train_steps"] == 3
+    calls = result["calls"]
+    assert calls["forward"] == calls["backward"] == calls["optimizer"] == calls["data loading"] == 3
+    assert calls["validation"] == 1 and calls["checkpoints"] >= 1 and calls["logging"] >= 1
+    for part in ("forward", "backward", "optimizer", "validation"):
+        positive(result["seconds"], part)
+    total = sum(result["seconds"].values()) + result["sanity_check_s"]
+    assert total == pytest.approx(result["fit_s"], abs=1e-3)
+    assert set(result["validation_parts_s"]) == {"COCO AP", "overlays"}
+    assert "of which overlays" in stdout and 0 <= result["val_pck@0.2"] <= 1
