@@ -215,11 +215,24 @@ def timed(fn: Callable[[], Any], device: Any) -> float:
 
 
 def summarize(times: Sequence[float]) -> dict:
-    """The per-iteration times: fastest (the figure reported: other jobs on a shared machine only add time),
-    median and all of them."""
+    """The per-iteration times: median (the figure reported), the spread (fastest and slowest) and all of them.
+    A single fastest run flatters on a shared machine; the median over >= 3 runs with its spread does not."""
     import statistics
 
-    return {"best_s": min(times), "median_s": statistics.median(times), "runs_s": [round(t, 5) for t in times]}
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+            "runs_s": [round(t, 5) for t in times]}  # fmt: skip
+
+
+def spread(values: Sequence[float]) -> dict:
+    """Median and range of a list of figures (ratios, ms ...): ``{"median", "min", "max", "n"}``."""
+    import statistics
+
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt_spread(s: dict, digits: int = 2, unit: str = "") -> str:
+    """``{"median": 1.46, "min": 1.31, "max": 1.62}`` → "1.46× (1.31-1.62)" style text."""
+    return f"{s['median']:.{digits}f}{unit} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
 
 
 # --- FLOPs ----------------------------------------------------------------------------------------------------
@@ -370,19 +383,26 @@ def run_rounds(fns: dict[str, Callable[[], Any]], warmup: int, iters: int, devic
 
 
 def throughput(times: Sequence[float], items: int, flops_per_item: float, call: str, unit: str) -> dict:
-    """Figures of one variant from its timed calls of ``items`` items each: the fastest call (the figure reported),
-    the median, ``<unit>_per_s`` and the achieved FLOP/s (e.g. call="step", unit="samples")."""
+    """Figures of one variant from its timed calls of ``items`` items each: the median call (the figure reported),
+    the fastest and slowest, ``<unit>_per_s`` (median) with its range, and the achieved FLOP/s at the median (e.g.
+    call="step", unit="samples")."""
     stats = summarize(times)
-    per_s = items / stats["best_s"]
-    return {"status": "ok", f"{call}_s": round(stats["best_s"], 6), f"median_{call}_s": round(stats["median_s"], 6),
-            "runs_s": stats["runs_s"], f"{unit}_per_s": per_s, f"median_{unit}_per_s": items / stats["median_s"],
+    per_s = items / stats["median_s"]
+    return {"status": "ok", f"{call}_s": round(stats["median_s"], 6), f"min_{call}_s": round(stats["min_s"], 6),
+            f"max_{call}_s": round(stats["max_s"], 6), "runs_s": stats["runs_s"], f"{unit}_per_s": per_s,
+            f"{unit}_per_s_range": [items / stats["max_s"], items / stats["min_s"]],
             "flop_per_s": flops_per_item * per_s}  # fmt: skip
 
 
 def add_ratios(variants: dict[str, dict], peak_flop_per_s: float, key: str, baseline: str = "eager") -> None:
-    """Speed-up over the baseline variant (ratio of ``key``) and achieved FLOP/s over the matmul FLOP/s, in place."""
-    base = variants[baseline][key]
+    """Speed-up over the baseline variant (ratio of the medians of ``key``), its spread over the interleaved rounds
+    (each round's baseline time over the variant's time in the same round) and the achieved FLOP/s over the matmul
+    FLOP/s, in place."""
+    base = variants[baseline]
     for entry in variants.values():
         if key in entry:
-            entry[f"speedup_vs_{baseline}"] = entry[key] / base
+            entry[f"speedup_vs_{baseline}"] = entry[key] / base[key]
             entry["matmul_fraction"] = entry["flop_per_s"] / peak_flop_per_s
+            pairs = list(zip(base["runs_s"], entry["runs_s"]))
+            if pairs and all(t > 0 for _, t in pairs):
+                entry[f"speedup_vs_{baseline}_rounds"] = spread([b / t for b, t in pairs])

@@ -15,8 +15,11 @@ in sync with the configs; loss and optimizer are the experiments' own:
 Variants: ``eager`` (NCHW), ``channels_last`` (the experiment with ``model.channels_last=true``) and ``compile``
 (``torch.compile(dynamic=False)`` of forward + loss, NCHW; backward through AOTAutograd's compiled graph; optimizer
 eager). All start from the same weights and batch (random images, targets and labels) and are timed interleaved, one
-step of each per round, so that load changes on a shared machine hit them alike. The figure reported is the fastest
-step (median and all steps are in the JSON). FLOPs per sample: one eager step under
+step of each per round, so that load changes on a shared machine hit them alike. The figure reported is the median
+step over >= 3 rounds with its spread (fastest-slowest); a speed-up is the ratio of the medians, with the range of the
+per-round ratios. From those it states which layout the presets should default to (``model.channels_last``) and
+whether ``conf/model/*.yaml`` does: a variant counts as faster only when every round's ratio is above 1, i.e. beyond
+the run-to-run spread. FLOPs per sample: one eager step under
 ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions, 2 per multiply-add; the weight gradient of
 grouped convolutions corrected, see ``bench.common.flop_counter``). Matmul FLOP/s: the fastest large square matmul,
 fp32 on a CPU, the AMP dtype on a GPU, measured before and after the models (the larger is used).
@@ -30,10 +33,10 @@ Usage::
     .venv/bin/python -m bench.train_step                  # 2 CPU cores: 12 min (9.5 compiling); 2.7 with a warm cache
     .venv/bin/python -m bench.train_step --models pose_demo action_demo --iters 20
     .venv/bin/python -m bench.train_step --batch-size pose_original=4 --skip-compile
-    .venv/bin/python -m bench.train_step --quick          # tiny networks, 2 steps: a smoke test
+    .venv/bin/python -m bench.train_step --quick          # tiny networks, 3 steps: a smoke test
 
 Default CPU batch sizes / warm-up / timed rounds, chosen so that the steps themselves take ~2.5 min on 2 cores:
-pose_original 2 / 1 / 3 (2.5 s per eager step), pose_demo 32 / 2 / 10, action_original 1 clip / 1 / 2 (8 frames
+pose_original 2 / 1 / 3 (2.5 s per eager step), pose_demo 32 / 2 / 10, action_original 1 clip / 1 / 3 (8 frames
 through the original pose net, ~7 s per eager step), action_demo 8 / 2 / 10. torch.compile's first step (the
 compilation) is timed apart: with a cold inductor cache it took 72-201 s per model on 2 idle cores (the whole default
 run: 12 min), with a warm one 3-17 s (2 min 44 s). ``--compile-timeout`` bounds it; ``--skip-compile`` leaves it out.
@@ -55,10 +58,12 @@ from bench.common import (
     build_module,
     command_line,
     compile_unavailable,
+    compose_experiment,
     compose_network,
     describe_device,
     flop_counter,
     fmt_si,
+    fmt_spread,
     machine_info,
     matmul_flops,
     per_name_option,
@@ -86,9 +91,9 @@ MODELS = {
     "action_demo": Spec("synthetic_action", "action"),
 }
 # (batch size, warm-up rounds, timed rounds) on a CPU; on a GPU the config's batch size, 5 and 20.
-CPU_DEFAULTS = {"pose_original": (2, 1, 3), "pose_demo": (32, 2, 10), "action_original": (1, 1, 2),
+CPU_DEFAULTS = {"pose_original": (2, 1, 3), "pose_demo": (32, 2, 10), "action_original": (1, 1, 3),
                 "action_demo": (8, 2, 10)}  # fmt: skip
-QUICK = {"batch": 2, "warmup": 1, "iters": 2}  # --quick: batch, warm-up and timed rounds (tiny networks: QUICK_NET)
+QUICK = {"batch": 2, "warmup": 1, "iters": 3}  # --quick: batch, warm-up and timed rounds (tiny networks: QUICK_NET)
 VARIANTS = ("eager", "channels_last", "compile")
 
 
@@ -195,8 +200,10 @@ def bench_model(name: str, batch_size: int, warmup: int, iters: int, device, dty
         except Exception as exc:  # noqa: BLE001
             variants["compile"] = {"status": "failed", "reason": short_reason(exc)}
             del modules["compile"]
+    preset = compose_experiment(spec.experiment)  # the preset as a run composes it: its configured layout
     result = {
         "experiment": spec.experiment,
+        "configured_channels_last": bool(preset.model.get("channels_last", False)),
         "overrides": overrides,
         "network": describe(spec.kind, net_cfg, data_cfg, num_classes),
         "sample": "image" if spec.kind == "pose" else f"clip of {data_cfg.num_frames} frames",
@@ -272,6 +279,7 @@ def run(models: list[str], batch_sizes: dict[str, int], warmups: dict[str, int],
     peak = max(matmul_before["flop_per_s"], matmul_after["flop_per_s"])
     for r in results.values():
         add_ratios(r["variants"], peak, "samples_per_s")
+    defaults = choose_defaults(results)
     figures = {
         "benchmark": "train_step",
         "command": command,
@@ -280,20 +288,53 @@ def run(models: list[str], batch_sizes: dict[str, int], warmups: dict[str, int],
         "precision": precision,
         "machine": dict(info, load_avg_after=machine_info()["load_avg"]),
         "quick": quick,
-        "statistic": "fastest timed step (median and every step kept); variants interleaved, one step each per round",
+        "statistic": "median step with its range (every step kept); variants interleaved, one step each per round",
         "matmul": {"flop_per_s": peak, "before": matmul_before, "after": matmul_after},
         "models": results,
+        "defaults": defaults,
     }
     print_report(figures)
     print_json_line(figures)
     return figures
 
 
+def choose_defaults(models: dict) -> dict:
+    """Per model: the layout the measurement says a run should default to, and whether its preset does.
+
+    channels_last is chosen when it is faster than NCHW in every interleaved round (the per-round ratios' minimum
+    above 1), NCHW when it is slower in every round; in between the difference is within the run-to-run spread and
+    the configured default stands. torch.compile is reported, not chosen: it is measured over NCHW and its
+    compilation is paid at every start (``compile.enabled=true`` turns it on)."""
+    out = {}
+    for name, r in models.items():
+        v, configured = r["variants"], r["configured_channels_last"]
+        cl = v.get("channels_last", {})
+        if "speedup_vs_eager_rounds" not in cl:
+            continue
+        rounds = cl["speedup_vs_eager_rounds"]
+        if rounds["min"] > 1:
+            choice, why = True, "faster than NCHW in every round"
+        elif rounds["max"] < 1:
+            choice, why = False, "slower than NCHW in every round"
+        else:
+            choice, why = configured, "within the run-to-run spread of NCHW"
+        entry = {"channels_last": choice, "speedup": cl["speedup_vs_eager"], "rounds": rounds, "reason": why,
+                 "beyond_spread": rounds["min"] > 1 or rounds["max"] < 1,
+                 "configured": configured, "configured_is_fastest": choice == configured}  # fmt: skip
+        compiled = v.get("compile", {})
+        if "speedup_vs_eager_rounds" in compiled:
+            entry["compile"] = {"speedup_vs_eager": compiled["speedup_vs_eager"],
+                                "rounds": compiled["speedup_vs_eager_rounds"],
+                                "compile_s": compiled.get("compile_s"), "default": False}  # fmt: skip
+        out[name] = entry
+    return out
+
+
 def print_report(f: dict) -> None:
     mm = f["matmul"]
     print(f"\ntraining step (forward, loss, backward, optimizer) — measured on {f['measured_on']}")
     print(f"matmul reference: {fmt_si(mm['flop_per_s'], 'FLOP/s')} ({mm['before']['size']}² {mm['before']['dtype']}, "
-          f"fastest of before/after the models)\n")  # fmt: skip
+          f"fastest of before/after the models); step times: median of the rounds (fastest-slowest)\n")  # fmt: skip
     rows, notes = [], []
     for name, r in f["models"].items():
         for v, e in r["variants"].items():
@@ -302,8 +343,11 @@ def print_report(f: dict) -> None:
                 notes.append(f"{name} {v}: {e['status']} ({e['reason']})")
                 continue
             label = v + (f" ({e['compile_s']:.0f} s to compile)" if "compile_s" in e else "")
-            rows.append([name, label, r["batch_size"], f"{e['step_s'] * 1e3:.1f}", f"{e['samples_per_s']:.2f}",
-                         f"{e['speedup_vs_eager']:.2f}", fmt_si(r["flops_per_sample"]), fmt_si(e["flop_per_s"]),
+            ratio = e.get("speedup_vs_eager_rounds")
+            ratio_text = fmt_spread({**ratio, "median": e["speedup_vs_eager"]}) if ratio else "1.00"
+            step = f"{e['step_s'] * 1e3:.1f} ({e['min_step_s'] * 1e3:.0f}-{e['max_step_s'] * 1e3:.0f})"
+            rows.append([name, label, r["batch_size"], step, f"{e['samples_per_s']:.2f}", ratio_text,
+                         fmt_si(r["flops_per_sample"]), fmt_si(e["flop_per_s"]),
                          f"{100 * e['matmul_fraction']:.1f} %"])  # fmt: skip
     header = ["model", "variant", "batch", "step ms", "samples/s", "× eager", "FLOP/sample", "FLOP/s", "of matmul"]
     print_table(header, rows)
@@ -314,6 +358,30 @@ def print_report(f: dict) -> None:
         extra = f"; overrides {' '.join(r['overrides'])}" if r["overrides"] else ""
         print(f"{name}: {r['experiment']} — {r['network']}, {r['params']:,} params, {r['optimizer']}, "
               f"sample = {r['sample']}{extra}")  # fmt: skip
+    if f.get("defaults"):
+        print("\ndefault layout (model.channels_last), chosen from these rounds:")
+    for name, d in f.get("defaults", {}).items():
+        n = d["rounds"]["n"]
+        verdict = (
+            (
+                "the preset defaults to the fastest layout measured"
+                if d["beyond_spread"]
+                else f"neither layout is faster beyond the spread: the preset's {str(d['configured']).lower()} stands"
+            )
+            if d["configured_is_fastest"]
+            else (f"the preset says {str(d['configured']).lower()}: NOT the fastest layout measured here")
+        )
+        print(
+            f"  {name}: channels_last={str(d['channels_last']).lower()}: "
+            f"{fmt_spread({**d['rounds'], 'median': d['speedup']})}"
+            f"× NCHW (ratio of medians; per-round range over {n} rounds), {d['reason']}; {verdict}"
+        )
+        if "compile" in d:
+            c = d["compile"]
+            print(
+                f"    torch.compile (NCHW): {fmt_spread({**c['rounds'], 'median': c['speedup_vs_eager']})}× NCHW after "
+                f"{c['compile_s'] or 0:.0f} s compiling; not a default (compile.enabled=true turns it on)"
+            )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -322,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", nargs="+", metavar="[MODEL=]N", help="per model (MODEL=N) or for all (N)")
     p.add_argument("--warmup", nargs="+", metavar="[MODEL=]N", help="untimed rounds before the timed ones")
     p.add_argument("--iters", nargs="+", metavar="[MODEL=]N", help="timed rounds (one step of each variant)")
-    p.add_argument("--quick", action="store_true", help="tiny networks (width 16, K=2, 64x64, T=4), 2 timed steps")
+    p.add_argument("--quick", action="store_true", help="tiny networks (width 16, K=2, 64x64, T=4), 3 timed steps")
     p.add_argument("--skip-compile", action="store_true", help="leave out the torch.compile variant")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
     p.add_argument("--compile-timeout", type=float, metavar="SECONDS",

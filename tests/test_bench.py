@@ -63,6 +63,19 @@ def test_train_step_quick_reports_every_model_and_a_failed_compile():
                      "speedup_vs_eager")  # fmt: skip
             assert len(variants[v]["runs_s"]) == model["iters"]
         assert variants["eager"]["speedup_vs_eager"] == 1.0
+        # Medians over >= 3 rounds with their spread, not the fastest of one.
+        for v in ("eager", "channels_last"):
+            e = variants[v]
+            assert model["iters"] >= 3 and e["min_step_s"] <= e["step_s"] <= e["max_step_s"]
+            assert e["step_s"] == pytest.approx(sorted(e["runs_s"])[len(e["runs_s"]) // 2], abs=1e-5)
+        rounds = variants["channels_last"]["speedup_vs_eager_rounds"]
+        assert rounds["n"] == model["iters"] and rounds["min"] <= rounds["max"]
+        # The default layout: chosen from the rounds and compared with the preset's configured one.
+        chosen = result["defaults"][name]
+        assert chosen["configured"] is model["configured_channels_last"] is True  # conf/model/*.yaml
+        if rounds["min"] > 1:
+            assert chosen["channels_last"] is True and chosen["configured_is_fastest"]
+        assert f"{name}: channels_last=" in stdout
         assert variants["compile"]["status"] == "failed" and "no_such_backend" in variants["compile"]["reason"]
         assert f"{name} compile: failed (" in stdout
     # A clip is T frames; the optimizer and the loss are the experiments' own.
@@ -86,7 +99,7 @@ def test_train_step_quick_compile():
     compiled = result["models"]["pose_demo"]["variants"]["compile"]
     assert compiled["status"] == "ok" and compiled["backend"] == "aot_eager"
     positive(compiled, "compile_s", "step_s", "samples_per_s", "flop_per_s", "matmul_fraction", "speedup_vs_eager")
-    assert len(compiled["runs_s"]) == 2 and compiled["compile_s"] > max(compiled["runs_s"])
+    assert len(compiled["runs_s"]) == 3 and compiled["compile_s"] > max(compiled["runs_s"])
     assert "compile (" in stdout
 
 
@@ -236,3 +249,19 @@ def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips()
     faults = result["page_faults_per_frame"]
     assert set(faults) >= {"train_roi", "train_whole", "eval_roi", "eval_whole"}
     assert all(isinstance(v, float) and v >= 0 for v in faults.values())
+
+
+def test_epoch_profile_splits_one_epoch_into_its_parts(tiny_coco):
+    """bench/epoch_profile.py on the tiny set: every part timed, the parts add up to the fit, the step counts match."""
+    result, stdout = bench("epoch_profile", "--quick", f"data.root={tiny_coco}", "data.synthetic.num_train=24",
+                           "data.synthetic.num_val=9")  # fmt: skip
+    assert result["benchmark"] == "epoch_profile" and result["train_steps"] == 3
+    calls = result["calls"]
+    assert calls["forward"] == calls["backward"] == calls["optimizer"] == calls["data loading"] == 3
+    assert calls["validation"] == 1 and calls["checkpoints"] >= 1 and calls["logging"] >= 1
+    for part in ("forward", "backward", "optimizer", "validation"):
+        positive(result["seconds"], part)
+    total = sum(result["seconds"].values()) + result["sanity_check_s"]
+    assert total == pytest.approx(result["fit_s"], abs=1e-3)
+    assert set(result["validation_parts_s"]) == {"COCO AP", "overlays"}
+    assert "of which overlays" in stdout and 0 <= result["val_pck@0.2"] <= 1

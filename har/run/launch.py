@@ -76,6 +76,11 @@ def prepare_config(cfg: DictConfig) -> None:
             "trainer.sync_batchnorm=true needs GPUs: PyTorch's SyncBatchNorm does not run on CPU processes "
             "(e.g. trainer=ddp_sim). Drop trainer.sync_batchnorm, or train on GPUs."
         )
+    if trainer.get("deterministic") is True and trainer.get("benchmark"):
+        # cuDNN's autotuner (trainer=gpu sets benchmark: true) may pick different kernels from run to run, and
+        # PyTorch ignores cudnn.deterministic under it: a deterministic run turns it off.
+        log.info("trainer.deterministic=true: trainer.benchmark (cudnn.benchmark) turned off")
+        trainer.benchmark = False
     if cfg.get("augmentation", True) is False:
         for node in _data_configs(cfg.data):
             node.augment = None
