@@ -116,3 +116,27 @@ def test_layouts_and_sizes_must_agree(tiny_mpii, tiny_h36m):
         MixedDataModule({"mpii": mpii, "h36m": h36m}, {"mpii": 1, "h36m": 1}, "pa17j", SIZE)
     with pytest.raises(ValueError, match="batch_counts"):
         MixedDataModule({"h36m": h36m}, {"mpii": 1}, "pa17j", SIZE)
+
+
+@pytest.mark.parametrize(
+    ("name", "eval_sets", "layout"),
+    [
+        ("mpii", [("mpii", "pckh")], "pa16j"),
+        ("synthetic_mpii", [("mpii", "pckh")], "pa16j"),
+        ("h36m", [("h36m", "mpjpe")], "pa17j"),
+        ("synthetic_h36m", [("h36m", "mpjpe")], "pa17j"),
+        ("mpii_h36m", [("mpii", "pckh"), ("h36m", "mpjpe")], "pa17j"),
+        ("synthetic_pose3d", [("mpii", "pckh"), ("h36m", "mpjpe")], "pa17j"),
+    ],
+)
+def test_data_configs_instantiate(name, eval_sets, layout, tmp_path):
+    from hydra.utils import instantiate
+
+    from tests.test_configs import compose_config
+
+    cfg = compose_config("train", [f"data={name}"], tmp_path)
+    dm = instantiate(cfg.data)
+    assert dm.eval_sets == eval_sets and dm.layout.name == layout == cfg.data.layout
+    assert tuple(cfg.data.input_size) == ((128, 128) if name.startswith("synthetic") else (256, 256))
+    if name == "mpii_h36m":
+        assert dm.counts == [14, 14]  # deephar's TPAMI mix
