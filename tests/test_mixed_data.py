@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from lightning.fabric.utilities.data import _replace_dunder_methods
+from lightning.fabric.utilities.data import _replace_dunder_methods, _set_sampler_epoch
 from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 
@@ -104,6 +104,11 @@ def test_lightning_injects_its_distributed_sampler_into_the_batch_sampler(mixed)
     first = next(iter(sampler))
     rank0 = MixedBatchSampler(DistributedSampler(loader.dataset, num_replicas=2, rank=0), sampler.sizes, [3, 2])
     assert not set(first) & set(next(iter(rank0)))
+    # Lightning's epoch start reaches the shuffles through the batch sampler's sampler, on one process or several
+    for dl in (loader, ddp):
+        before = list(dl.batch_sampler)
+        _set_sampler_epoch(dl, 1)
+        assert dl.batch_sampler.epoch == 1 and list(dl.batch_sampler) != before
     assert torch.equal(
         torch.as_tensor(sampler.offsets), torch.tensor([0, len(mixed.members["mpii"].datasets["train"])])
     )
