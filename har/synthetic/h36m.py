@@ -36,9 +36,8 @@ from har.data.formats.h36m import (
     FRAME_STEP,
     SPLIT_SUBJECTS,
     H36mSequence,
-    write_deephar_h36m_mat,
-    write_mmpose_h36m,
 )
+from har.data.formats.h36m_write import write_deephar_h36m_mat, write_mmpose_h36m
 from har.synthetic.meta import check_meta, ensure_generated, read_meta, write_generated
 from har.synthetic.person3d import (
     H36M_FROM_CANONICAL,

@@ -26,7 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data.formats.mpii import MpiiImage, MpiiPerson, write_deephar_mpii_mat, write_mmpose_mpii
+from har.data.formats.mpii import MpiiImage, MpiiPerson
+from har.data.formats.mpii_write import write_deephar_mpii_mat, write_mmpose_mpii
 from har.geometry.camera import Camera
 from har.synthetic.meta import check_meta, ensure_generated, read_meta, write_generated
 from har.synthetic.person3d import (
