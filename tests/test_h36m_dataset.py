@@ -19,8 +19,9 @@ FIXED = {"rotation": 0.0, "rotation_prob": 0.0, "translation": 0.0, "half_body_p
 def datamodule(root, form="deephar", augment=None, **kwargs) -> H36mDataModule:
     if form == "mmpose":
         kwargs.setdefault("allow_missing_joints", True)
+    kwargs.setdefault("report_dir", None)
     dm = H36mDataModule(str(root), form=form, input_size=SIZE, augment=augment, num_workers=0, pin_memory=False,
-                        persistent_workers=False, report_dir=None, **kwargs)  # fmt: skip
+                        persistent_workers=False, **kwargs)  # fmt: skip
     dm.setup("validate")
     return dm
 
@@ -120,3 +121,13 @@ def test_synthetic_h36m_cameras_distort_and_sizes_match_the_protocol(tiny_h36m, 
     assert set(index.seq_subject.tolist()) == {9, 11} and set(index.seq_action.tolist()) == set(range(2, 17))
     assert (index.frame_numbers % 64 == 1).all()
     assert (np.abs(index.seq_cameras[:, 18:21]).max(axis=1) > 0).all()  # radial distortion, as H36M's cameras
+
+
+def test_the_data_report_lists_what_was_skipped(tiny_h36m, tmp_path):
+    import json
+
+    datamodule(tiny_h36m, report_dir=str(tmp_path))
+    report = json.loads((tmp_path / "data_report_h36m_val.json").read_text())
+    assert report["kept"] == 120 and report["removed"]["frames of a sequence without images"] == 1
+    assert report["bad_records"] == [["a02_s11_e02_c01", "-1", "frames of a sequence without images"]]
+    assert report["source"].endswith("annotations.mat")
