@@ -131,3 +131,19 @@ def test_the_data_report_lists_what_was_skipped(tiny_h36m, tmp_path):
     assert report["kept"] == 120 and report["removed"]["frames of a sequence without images"] == 1
     assert report["bad_records"] == [["a02_s11_e02_c01", "-1", "frames of a sequence without images"]]
     assert report["source"].endswith("annotations.mat")
+
+
+def test_synthetic_h36m_is_deterministic_reused_and_refuses_other_parameters(tiny_h36m, tmp_path):
+    from har.synthetic.h36m import ensure_synthetic_h36m
+    from tests.conftest import TINY_H36M
+
+    assert ensure_synthetic_h36m(tiny_h36m, **TINY_H36M) == tiny_h36m
+    with pytest.raises(ValueError, match="val_frames"):
+        ensure_synthetic_h36m(tiny_h36m, **{**TINY_H36M, "val_frames": 2})
+    small = {**TINY_H36M, "width": 64, "height": 64}
+    a, b = ensure_synthetic_h36m(tmp_path / "a", **small), ensure_synthetic_h36m(tmp_path / "b", **small)
+    for name in ("images/a05_s09_e01_c03/00001.jpg", "images/S9/S9_Greeting_1.58860488/S9_Greeting_1.58860488_000001.jpg"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    npz = "annotation_body3d/fps50/h36m_test.npz"  # (a zip: its entries carry the time they were written)
+    with np.load(a / npz) as za, np.load(b / npz) as zb:
+        assert za.files == zb.files and all(np.array_equal(za[k], zb[k]) for k in za.files)
