@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--samples", type=int, default=200, help="validation frames loaded / decoded per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported; ≥ 3)")
     parser.add_argument("--input-size", type=int, default=256, help="crop side, pixels")
-    parser.add_argument("--quick", action="store_true", help="small synthetic frames, 20 samples")
+    parser.add_argument("--quick", action="store_true", help="small synthetic frames (128 px), 10 samples")
     args = parser.parse_args(argv)
     if args.repeats < 3:
         parser.error("--repeats must be at least 3 (figures are medians)")
@@ -134,11 +134,11 @@ def main(argv: list[str] | None = None) -> dict:
     if root is None:
         from har.synthetic.h36m import ensure_synthetic_h36m
 
-        w, h = (256, 256) if args.quick else H36M_FRAME
+        w, h = (128, 128) if args.quick else H36M_FRAME
         workdir = args.workdir or Path(tempfile.gettempdir()) / "har_bench_h36m"
         root = ensure_synthetic_h36m(workdir / f"synthetic_h36m_{w}x{h}", train_frames=1, val_frames=1, width=w,
                                      height=h)  # fmt: skip
-    result = run(root, 20 if args.quick else args.samples, args.repeats, args.input_size, command)
+    result = run(root, 10 if args.quick else args.samples, args.repeats, args.input_size, command)
     print_json_line(result)
     return result
 

@@ -250,6 +250,6 @@ def test_h36m_reader_quick_reports_index_builds_and_sample_loads(tmp_path):
             assert entry["seconds"] == sorted(entry["runs_s"])[1]  # the median
             positive(entry, "frames_per_s")
     sample = result["sample"]
-    assert sample["samples"] == 20 and sample["frame_size"] == [256, 256]
+    assert sample["samples"] == 10 and sample["frame_size"] == [128, 128]
     positive(sample, "load_ms", "decode_ms", "load_over_decode")
     assert "sample load / frame decode" in stdout and "index build mmpose val" in stdout
