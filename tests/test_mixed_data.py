@@ -121,6 +121,7 @@ def test_layouts_and_sizes_must_agree(tiny_mpii, tiny_h36m):
         MixedDataModule({"mpii": mpii, "h36m": h36m}, {"mpii": 1, "h36m": 1}, "pa17j", SIZE)
     with pytest.raises(ValueError, match="batch_counts"):
         MixedDataModule({"h36m": h36m}, {"mpii": 1}, "pa17j", SIZE)
+    assert MixedDataModule({"h36m": h36m}, 4, "pa17j", SIZE).counts == [4]  # one number: the same for each
 
 
 @pytest.mark.parametrize(

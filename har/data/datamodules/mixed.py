@@ -117,7 +117,8 @@ class MixedDataModule(pl.LightningDataModule):
     Args:
         datasets: name → pose datamodule (MPII, Human3.6M, ...; instantiated by Hydra), in ``eval_sets`` order.
             Each must produce the batch contract's keys (``har.data.datasets.windowed``) in ``layout``.
-        batch_counts: name → samples of that dataset per training batch (deephar: 14 MPII + 14 Human3.6M).
+        batch_counts: name → samples of that dataset per training batch (deephar: 14 MPII + 14 Human3.6M), or one
+            number for every dataset (deephar's ``BatchLoader`` with an int ``batch_size``).
         layout: the one joint layout of every dataset (``pa17j``).
         input_size: the one crop size (H, W) of every dataset.
         num_batches: training batches per epoch; None: the longest dataset's pass (deephar).
@@ -129,7 +130,7 @@ class MixedDataModule(pl.LightningDataModule):
     def __init__(
         self,
         datasets: Mapping[str, pl.LightningDataModule],
-        batch_counts: Mapping[str, int],
+        batch_counts: Mapping[str, int] | int,
         layout: str = "pa17j",
         input_size: Sequence[int] = (256, 256),
         num_batches: int | None = None,
@@ -140,6 +141,8 @@ class MixedDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.members = dict(datasets)
+        if isinstance(batch_counts, int):
+            batch_counts = dict.fromkeys(self.members, batch_counts)
         if set(batch_counts) != set(self.members):
             raise ValueError(f"batch_counts names {sorted(batch_counts)} != datasets {sorted(self.members)}")
         self.counts = [int(batch_counts[name]) for name in self.members]
