@@ -148,3 +148,16 @@ def test_synthetic_h36m_is_deterministic_reused_and_refuses_other_parameters(tin
     npz = "annotation_body3d/fps50/h36m_test.npz"  # (a zip: its entries carry the time they were written)
     with np.load(a / npz) as za, np.load(b / npz) as zb:
         assert za.files == zb.files and all(np.array_equal(za[k], zb[k]) for k in za.files)
+
+
+def test_root_window_and_aspect_growth():
+    from har.geometry.boxes import grow_to_aspect
+    from har.geometry.camera import root_window
+
+    center, side = root_window(np.array([400.0, 300.0, 4500.0]), np.array([1140.0, 1150.0]))
+    np.testing.assert_allclose(center, [400.0, 300.0])
+    assert side == pytest.approx(2250.0 * 1150.0 / 4500.0)  # 2.25 m seen at the root's depth, larger focal length
+    with pytest.raises(ValueError, match="positive"):
+        root_window(np.array([0.0, 0.0, -10.0]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(grow_to_aspect((100.0, 50.0), 1.0), [100.0, 100.0])
+    np.testing.assert_allclose(grow_to_aspect((100.0, 100.0), 0.75), [100.0, 100.0 / 0.75])  # W/H = 192/256
