@@ -50,3 +50,23 @@ def tiny_pose_features(tiny_merl, tmp_path_factory) -> Path:
     from tests.test_pose_features import write_tiny_features
 
     return write_tiny_features(tmp_path_factory.mktemp("pose_features"), tiny_merl)
+
+
+TINY_MPII = {"num_train": 16, "num_val": 8, "min_size": 96, "max_size": 128, "seed": 0}
+TINY_H36M = {"train_frames": 1, "val_frames": 1, "width": 128, "height": 128, "seed": 0}  # 300 train, 120 val frames
+
+
+@pytest.fixture(scope="session")
+def tiny_mpii(tmp_path_factory) -> Path:
+    """A 16/8-image synthetic MPII set in both forms (deephar's .mat, mmpose's JSON), generated once."""
+    from har.synthetic.mpii import ensure_synthetic_mpii
+
+    return ensure_synthetic_mpii(tmp_path_factory.mktemp("data") / "synthetic_mpii", **TINY_MPII)
+
+
+@pytest.fixture(scope="session")
+def tiny_h36m(tmp_path_factory) -> Path:
+    """A synthetic Human3.6M set in both forms, one frame per sequence (300 train, 120 val), generated once."""
+    from har.synthetic.h36m import ensure_synthetic_h36m
+
+    return ensure_synthetic_h36m(tmp_path_factory.mktemp("data") / "synthetic_h36m", **TINY_H36M)

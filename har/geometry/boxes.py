@@ -100,3 +100,9 @@ def box_window(
     center, size = bbox_to_center_size(xyxy_to_xywh(box), aspect_ratio, padding)
     _, frame_size = bbox_to_center_size(np.array([0.0, 0.0, *image_size], dtype=np.float64), aspect_ratio, 1.0)
     return center, np.minimum(size, frame_size)
+
+
+def grow_to_aspect(size: np.ndarray, aspect_ratio: float) -> np.ndarray:
+    """A window size (w, h) grown on its short side to ``aspect_ratio`` (width / height), never shrunk."""
+    w, h = (float(v) for v in np.asarray(size, dtype=np.float64).reshape(2))
+    return np.array([max(w, h * aspect_ratio), max(h, w / aspect_ratio)], dtype=np.float64)

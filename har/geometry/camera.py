@@ -255,6 +255,21 @@ def project_batch(world: np.ndarray, cameras: np.ndarray) -> np.ndarray:
     return project(world, *params)
 
 
+def root_window(root_uvd: np.ndarray, f: np.ndarray, extent_mm: float = 2250.0) -> tuple[np.ndarray, float]:
+    """A square crop window around a person's root (deephar ``bbox.py`` ``get_crop_params``): centre (2,) at the
+    root's pixel ``root_uvd[:2]`` and side (pixels) ``extent_mm`` seen at the root's depth ``root_uvd[2]`` with the
+    larger focal length ``f`` (2,).
+
+    deephar writes the side ``2.25·max(W·f₀, H·f₁)/d`` with the image size W × H in pixels, which for Human3.6M's
+    1000 × 1002 frames is a 2250–2254.5 mm window; here it is ``extent_mm`` whatever the image size. deephar also
+    moves the centre down by ``scale`` pixels (1 px at test time); not here.
+    """
+    u, v, d = (float(x) for x in np.asarray(root_uvd, np.float64).reshape(3))
+    if not d > 0:
+        raise ValueError(f"root depth must be positive (in front of the camera), got {d}")
+    return np.array([u, v]), extent_mm * float(np.max(f)) / d
+
+
 def unproject_batch(uvd: np.ndarray, cameras: np.ndarray, method: str = "iterative") -> np.ndarray:
     """World points ``(N, J, 3)`` of uvd ``(N, J, 3)``, each sample with its own serialized camera ``(N, 21)``."""
     params = [a[:, None] for a in split_serialized(cameras)]

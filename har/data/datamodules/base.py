@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,29 @@ STAGE_DATASETS: dict[str, list[tuple[str, bool]]] = {
     "test": [("test", False)],
     "predict": [("test", False)],
 }
+
+
+@rank_zero_only
+def report_index(index, name: str, report_dir: str | None) -> None:
+    """Log a format index's ``summary()`` and, with ``report_dir``, write ``data_report_<name>.json`` there: what was
+    kept, skipped per reason and every bad record (indexes with ``source``, ``skipped`` and ``bad_records``)."""
+    line = index.summary()
+    if report_dir is not None:
+        path = Path(report_dir) / f"data_report_{name}.json"
+        report = {
+            "source": str(index.source),
+            "kept": len(index),
+            "removed": dict(sorted(index.skipped.items())),
+            "num_bad_records": len(index.bad_records),
+            "bad_records": [[str(v) for v in r] for r in index.bad_records],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(report, indent=1) + "\n")
+            line += f" (report: {path})"
+        except OSError as e:
+            log.warning("cannot write the data report %s: %s", path, e)
+    log.info(line)
 
 
 class BaseDataModule(pl.LightningDataModule):

@@ -99,9 +99,13 @@ class TopDownPoseDataset(Dataset):
             self._log_corrupt(i, what, window.corrupt)
         return window.image, window.reduction, window.origin
 
+    def image_key(self, i: int) -> int:
+        """Which image instance ``i`` reads (failed and corrupt reads are logged once per image)."""
+        return int(self.index.ann_image[i])
+
     def _log_corrupt(self, i: int, what: str, message: str) -> None:
         self.corrupt_reads += 1
-        image = int(self.index.ann_image[i])
+        image = self.image_key(i)
         if image not in self._corrupt_images:
             self._corrupt_images.add(image)
             log.warning("%s: corrupt JPEG data inside the crop's window, filled in by libjpeg (%s)", what, message)
@@ -134,5 +138,5 @@ class TopDownPoseDataset(Dataset):
             try:
                 return self.load(j, rng)
             except ImageReadError as err:
-                self.reads.record(int(self.index.ann_image[j]), err)
+                self.reads.record(self.image_key(j), err)
         raise RuntimeError(f"no image under {self.image_dir} could be read ({n} tried): {self.reads.examples}")

@@ -24,7 +24,7 @@ import torch
 
 from har.codec import HeatmapCodec
 from har.data.sampling import sample_rng
-from har.data.transforms.augmentation import Augmentation
+from har.data.transforms.augmentation import Augmentation, Jitter
 from har.data.transforms.photometric import CropPhotometric
 from har.geometry.affine import apply_affine, crop_affine, crop_source_window, invert_affine, reduced_affine
 from har.geometry.boxes import bbox_to_center_size
@@ -83,9 +83,23 @@ class TopDownTransform:
         half-body windows only."""
         h, w = self.input_size
         center, size = bbox_to_center_size(bbox, w / h, self.padding)
+        m, jitter = self.window_affine(center, size, keypoints, rng)
+        return m, jitter.flip
+
+    def window_affine(
+        self,
+        center: np.ndarray,
+        size: np.ndarray,
+        keypoints: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, Jitter]:
+        """Crop matrix and the augmentation drawn (identity without augmentation) of a window given by its
+        ``center`` (2,) and ``size`` (w, h) in original pixels, already at the crop's aspect ratio (datasets whose
+        protocol defines the window itself: MPII, Human3.6M)."""
+        h, w = self.input_size
         aug = self.augment
         if aug is None:
-            return crop_affine(center, size, (w, h)), False
+            return crop_affine(center, size, (w, h)), Jitter()
         rng = rng if rng is not None else sample_rng()
         if keypoints is not None and aug.half_body_prob > 0:
             half = aug.half_body_window(keypoints, self._upper, self._lower, w / h, rng)
@@ -93,7 +107,7 @@ class TopDownTransform:
                 center, size = half
         jitter = aug.draw(rng)
         center, size = jitter.apply(center, size)
-        return crop_affine(center, size, (w, h), jitter.rotation, jitter.flip), jitter.flip
+        return crop_affine(center, size, (w, h), jitter.rotation, jitter.flip), jitter
 
     # ---- pixels
 
