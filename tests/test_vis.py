@@ -134,7 +134,7 @@ def test_pose_validation_overlays_show_the_ground_truth_and_name_the_epoch(tmp_p
     truth = np.stack([np.full(17, 16.0), np.linspace(6, 58, 17)], axis=1)
     module._overlay_batch = {
         "image": torch.zeros(2, 3, 64, 64, dtype=torch.uint8),
-        "uv": torch.from_numpy(codec.encode(truth + [28.0, 0.0])).float()[None].repeat(2, 1, 1),
+        "pose": torch.from_numpy(codec.encode(truth + [28.0, 0.0])).float()[None].repeat(2, 1, 1),
         "vis": torch.ones(2, 17),
         "target_uv": torch.from_numpy(codec.encode(truth)).float()[None].repeat(2, 1, 1),
         "target_valid": torch.ones(2, 17, dtype=torch.bool),

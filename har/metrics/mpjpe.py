@@ -24,7 +24,6 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from har.data.formats.h36m import ACTIONS as H36M_ACTIONS
 from har.geometry.camera import split_serialized, unproject, world_to_camera
 from har.metrics.pck import first_occurrence
 
@@ -115,7 +114,8 @@ def mpjpe_scores(
     """Means of per-joint errors: ``{name: (N, J)}`` (NaN = not valid), e.g. ``{"mpjpe": …, "p_mpjpe": …}`` →
     ``{name: mean over all valid joints of all frames}`` plus ``{name}/{action}`` for each action present
     (``actions`` (N,) ids, named by ``action_names``, default Human3.6M's)."""
-    action_names = H36M_ACTIONS if action_names is None else action_names
+    if action_names is None:  # imported here: LightningModules use this module and never import har.data
+        from har.data.formats.h36m import ACTIONS as action_names
     out = {}
     for name, err in errors.items():
         valid = ~np.isnan(err)

@@ -22,7 +22,7 @@ from har.predict.boxes import load_boxes
 from har.predict.datasets import ActionWindowDataset, PoseFrameDataset, collate_crops, sliding_windows
 from har.predict.inputs import FrameSource, open_input
 from har.predict.steps import ActionPredictor, PosePredictor
-from har.predict.writer import PredictionWriter
+from har.predict.writer import Depth, PredictionWriter
 from har.utils.resolvers import register_resolvers
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,12 @@ def _pose_parts(cfg: DictConfig, module, source: FrameSource, data_hp: dict, out
     reduced = bool(_pick(cfg.reduced_decode, data_hp.get("reduced_decode", False))) and not source.is_video
     dataset = PoseFrameDataset(source, boxes, transform, reduced)
     image_ids = [file_ids.get(f.index, f.image_id) for f in source.frames]
+    depth = None
+    if module.net.dim == 3:
+        d = cfg.get("pose3d") or {}
+        depth = Depth(d.get("depth_range", 2000.0), d.get("root_depth"), d.get("focal"), d.get("plot", True))
     writer = PredictionWriter(out_dir, source, module.layout, image_ids, overlays=cfg.overlays,
-                              video_codec=cfg.get("video_codec", "auto"))  # fmt: skip
+                              video_codec=cfg.get("video_codec", "auto"), depth=depth)  # fmt: skip
     return PosePredictor(module, cfg.flip_test), _loader(dataset, cfg, collate_crops), writer
 
 

@@ -19,7 +19,8 @@ from har.lit.pose import PoseModule
 class PosePredictor(pl.LightningModule):
     """Crops (N, 3, H, W) → keypoints in original pixels.
 
-    ``predict_step`` returns ``xy`` (N, J, 2), ``vis`` (N, J) (flip-test averaged when the module flip-tests) and
+    ``predict_step`` returns ``xy`` (N, J, 2), ``vis`` (N, J) (flip-test averaged when the module flip-tests), for a
+    3D network also ``pose3d`` (N, J, 3), the normalised (x, y, z) in the crop (z: depth over root ± 1000 mm), and
     passes the batch's other entries (``frame``, ``bbox``, ``box_score``, ``box_id``, what was left out: see
     :class:`~har.predict.datasets.PoseFrameDataset`) through, all on the CPU.
     """
@@ -32,12 +33,15 @@ class PosePredictor(pl.LightningModule):
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict:
         passed = {k: v.cpu() for k, v in batch.items() if k not in ("image", "crop_to_image", "flipped")}
+        three_d = self.module.net.dim == 3
         if batch["image"].shape[0] == 0:  # frames without boxes
             j = self.module.layout.num_joints
-            return {"xy": torch.zeros(0, j, 2), "vis": torch.zeros(0, j), **passed}
-        _, uv, vis = self.module.predict_pose(batch["image"])
-        xy = self.module.to_image_pixels(uv, batch)
-        return {"xy": xy.float().cpu(), "vis": vis.float().cpu(), **passed}
+            empty = {"pose3d": torch.zeros(0, j, 3)} if three_d else {}
+            return {"xy": torch.zeros(0, j, 2), "vis": torch.zeros(0, j), **empty, **passed}
+        _, pose, vis = self.module.predict_pose(batch["image"])
+        xy = self.module.to_image_pixels(pose, batch)
+        extra = {"pose3d": self.module.unflip(pose, batch).float().cpu()} if three_d else {}
+        return {"xy": xy.float().cpu(), "vis": vis.float().cpu(), **extra, **passed}
 
 
 class ActionPredictor(pl.LightningModule):

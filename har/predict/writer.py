@@ -4,7 +4,12 @@ machine-readable results and the overlays.
 Pose (``predictions.json``): a list of COCO keypoint results, as ``evaluate.py`` writes them (``image_id``,
 ``category_id`` 1, ``keypoints`` x, y, visibility per joint in original pixels, ``score`` = mean visibility), plus
 the box used (``bbox`` [x, y, w, h], ``box_score``, ``box_id``) and the frame (``file_name`` for images, ``frame``
-for a video), in frame order.
+for a video), in frame order. A 3D checkpoint (depth bins) adds per record (:class:`Depth`): ``depth_norm`` (J,)
+the network's normalised depth z (0.5 = the root's depth, the span ``depth_range`` mm), ``depth_mm`` (J,) each
+joint's depth relative to the root's, ``depth_range``·(z − 0.5) mm, and, when a root depth and a focal length are
+given, ``joints_camera_mm`` (J × [X, Y, Z]) camera-frame millimetres (pinhole through the image centre, no lens
+distortion). The depth scale is the training crops' (deephar's Human3.6M crop: about 2.25 m at the root's depth):
+on a crop of another scale the millimetres scale with it.
 
 Action (``windows.json``): ``{"classes", "head", "num_frames", "frame_step", "stride", "windows": [...]}``, one
 record per sliding window: ``window``, ``start_frame``, ``end_frame`` (inclusive, 0-based), ``frames``, the top
@@ -25,8 +30,38 @@ from har.layouts import JointLayout
 from har.predict.inputs import FrameSource, UnreadableImage
 from har.predict.overlays import draw_people, draw_text_panel, write_overlays
 from har.utils.io import write_json_atomic
+from har.vis.pose3d import beside, draw_skeleton_3d
 
 log = logging.getLogger(__name__)
+
+
+class Depth:
+    """How a 3D checkpoint's normalised depth is written (module docstring).
+
+    Args:
+        depth_range: mm spanned by the normalised depth (deephar: root ± 1000 mm).
+        root_depth: the root's (pelvis') distance from the camera, mm; None: no camera coordinates.
+        focal: the camera's focal length, pixels; None: no camera coordinates.
+        plot: draw a 3D plot of each frame's highest-scoring person beside its overlay.
+    """
+
+    def __init__(self, depth_range: float = 2000.0, root_depth: float | None = None, focal: float | None = None,
+                 plot: bool = True) -> None:  # fmt: skip
+        if (root_depth is None) != (focal is None):
+            raise ValueError("camera coordinates need both pose3d.root_depth (mm) and pose3d.focal (pixels)")
+        self.depth_range, self.root_depth, self.focal, self.plot = float(depth_range), root_depth, focal, plot
+
+    def fields(self, xy: np.ndarray, z: np.ndarray, image_size: tuple[int, int]) -> dict:
+        """A record's 3D fields for joints ``xy`` (J, 2) original pixels and normalised depth ``z`` (J,) on an image
+        of (W, H) ``image_size``."""
+        rel = self.depth_range * (np.asarray(z, np.float64) - 0.5)
+        out = {"depth_norm": [round(float(v), 5) for v in z], "depth_mm": [round(float(v), 1) for v in rel]}
+        if self.root_depth is not None:
+            depth = float(self.root_depth) + rel
+            centre = (np.asarray(image_size, np.float64) - 1) / 2
+            xyz = np.concatenate([(xy - centre) * depth[:, None] / float(self.focal), depth[:, None]], axis=1)
+            out["joints_camera_mm"] = xyz.round(1).reshape(-1).tolist()
+        return out
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -42,12 +77,14 @@ class PredictionWriter(BasePredictionWriter):
         top_k: labels drawn and listed per window (action).
         overlays: draw overlays.
         video_codec: the overlay video's codec (see :func:`~har.predict.overlays.open_video_writer`).
+        depth: how a 3D checkpoint's depth is written (:class:`Depth`); None for a 2D one.
     """
 
     def __init__(self, output_dir: str | Path, source: FrameSource, layout: JointLayout, image_ids: list[int],
                  classes: list[str] | None = None, settings: dict | None = None, top_k: int = 3,
-                 overlays: bool = True, video_codec: str = "auto") -> None:  # fmt: skip
+                 overlays: bool = True, video_codec: str = "auto", depth: Depth | None = None) -> None:  # fmt: skip
         super().__init__(write_interval="batch")
+        self.depth = depth
         self.output_dir = Path(output_dir)
         self.source, self.layout, self.image_ids = source, layout, image_ids
         self.classes = None if classes is None else list(classes)
@@ -89,8 +126,20 @@ class PredictionWriter(BasePredictionWriter):
                       "bbox": [round(float(v), 3) for v in p["bbox"][i]],
                       "box_score": round(float(p["box_score"][i]), 5), "box_id": int(p["box_id"][i])}  # fmt: skip
             record.update({"frame": frame.index} if self.source.is_video else {"file_name": frame.name})
+            if self.depth is not None and "pose3d" in p:
+                record.update(self.depth.fields(p["xy"][i], p["pose3d"][i, :, 2], self._size(frame.index)))
             records.append(record)
         return records
+
+    def _size(self, frame: int) -> tuple[int, int]:
+        """(W, H) of a frame (read once per frame: only for camera coordinates)."""
+        if self.depth is None or self.depth.root_depth is None:
+            return (0, 0)
+        if not hasattr(self, "_sizes"):
+            self._sizes: dict[int, tuple[int, int]] = {}
+        if frame not in self._sizes:
+            self._sizes[frame] = self.source.read(frame).shape[1::-1]
+        return self._sizes[frame]
 
     def _reason(self, frame: int) -> str:
         try:
@@ -132,11 +181,19 @@ class PredictionWriter(BasePredictionWriter):
         for i, f in enumerate(p.get("frame", [])):
             people.setdefault(int(f), []).append(i)
 
+        plot3d = self.depth is not None and self.depth.plot and "pose3d" in p
+
         def draw(frame: int, rgb: np.ndarray) -> np.ndarray:
             rows = people.get(frame, [])
-            if not rows:
-                return rgb
-            return draw_people(rgb, self.layout, p["xy"][rows], p["vis"][rows], p["bbox"][rows])
+            out = draw_people(rgb, self.layout, p["xy"][rows], p["vis"][rows], p["bbox"][rows]) if rows else rgb
+            if not plot3d:
+                return out
+            # the 3D plot of the frame's highest-scoring person (an empty one where there is none: videos keep one
+            # frame size)
+            best = max(rows, key=lambda r: p["box_score"][r]) if rows else None
+            pose = p["pose3d"][best] if best is not None else np.full((self.layout.num_joints, 3), np.nan)
+            note = f"box {int(p['box_id'][best])}" if best is not None else "no person"
+            return beside(out, draw_skeleton_3d(pose, self.layout, title=f"3D, {note}", size_px=min(512, rgb.shape[0])))
 
         self.files["overlays"] = write_overlays(
             self.source, draw, self.output_dir / "overlays", unreadable, self.video_codec

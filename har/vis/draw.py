@@ -166,26 +166,22 @@ def image_grid(images: list[np.ndarray], ncols: int = 4, pad: int = 2) -> np.nda
     return grid
 
 
-def validation_overlays(
+def overlay_tiles(
     images: np.ndarray,
     prediction: np.ndarray,
     truth: np.ndarray,
     truth_valid: np.ndarray,
     layout: JointLayout,
     visibility: np.ndarray | None = None,
-    title: str = "",
     min_size: int = 256,
-    ncols: int = 4,
-) -> np.ndarray:
-    """A grid of crops, each with its prediction against the ground truth (:func:`draw_prediction_and_truth`),
-    under a legend strip. Crops smaller than ``min_size`` are enlarged by a whole factor so that lines and joints
-    stay legible; the pictures are dimmed a little so that the drawing stands out.
+) -> list[np.ndarray]:
+    """Each crop with its prediction against the ground truth (:func:`draw_prediction_and_truth`). Crops smaller
+    than ``min_size`` are enlarged by a whole factor so that lines and joints stay legible; the pictures are dimmed
+    a little so that the drawing stands out.
 
     Args:
         images: (N, H, W, 3) uint8 RGB crops.
         prediction, truth: (N, J, 2) crop pixels; truth_valid (N, J) bool; visibility (N, J) or None.
-    Returns:
-        (H', W', 3) uint8 RGB.
     """
     images = np.asarray(images)
     n, h, w = images.shape[:3]
@@ -201,8 +197,31 @@ def validation_overlays(
         to_tile = lambda xy: (np.asarray(xy, dtype=float) + 0.5) * factor - 0.5  # noqa: E731
         tiles.append(draw_prediction_and_truth(tile, to_tile(prediction[k]), to_tile(truth[k]), layout,
                                                truth_valid[k], vis[k]))  # fmt: skip
-    grid = image_grid(tiles, ncols=ncols)
-    entries = [("ground truth", GROUND_TRUTH_COLOR, "line-ring"), ("prediction", PREDICTION_COLOR, "line-dot"),
-               ("predicted visibility < 0.5", PREDICTION_COLOR, "ring")]  # fmt: skip
+    return tiles
+
+
+OVERLAY_LEGEND = [("ground truth", GROUND_TRUTH_COLOR, "line-ring"), ("prediction", PREDICTION_COLOR, "line-dot"),
+                  ("predicted visibility < 0.5", PREDICTION_COLOR, "ring")]  # fmt: skip
+
+
+def with_legend(grid: np.ndarray, title: str = "", entries=None) -> np.ndarray:
+    """``grid`` under a legend strip (:func:`legend_strip`; ``entries`` default: the overlays' legend)."""
+    entries = OVERLAY_LEGEND if entries is None else entries
     strip = legend_strip(grid.shape[1], entries, title, line_height=max(24, min(40, grid.shape[1] // 24)))
     return np.concatenate([strip, grid], axis=0)
+
+
+def validation_overlays(
+    images: np.ndarray,
+    prediction: np.ndarray,
+    truth: np.ndarray,
+    truth_valid: np.ndarray,
+    layout: JointLayout,
+    visibility: np.ndarray | None = None,
+    title: str = "",
+    min_size: int = 256,
+    ncols: int = 4,
+) -> np.ndarray:
+    """A grid of :func:`overlay_tiles` under a legend strip; arguments as there. Returns (H', W', 3) uint8 RGB."""
+    tiles = overlay_tiles(images, prediction, truth, truth_valid, layout, visibility, min_size)
+    return with_legend(image_grid(tiles, ncols=ncols), title)
