@@ -1,10 +1,10 @@
 """A small synthetic Penn Action, written in both forms the reader knows, generated on first use.
 
-A 3D stick person (:mod:`har.synthetic.person3d`) performs one of a few Penn Action classes (:mod:`har.synthetic.motions`:
-jumping jacks, squats, pull-ups, forehands, golf swings, guitar strumming by default), seen by a camera in front of
-it; every fifth video is portrait. Its 13 Penn joints are the person's head and anatomical left/right shoulders,
-elbows, wrists, hips, knees, ankles in the official order (left before right); joints outside the frame, and ~4 %
-at random (an "annotator's" occlusion), get visibility 0.
+A 3D stick person (:mod:`har.synthetic.person3d`) performs one of a few Penn Action classes
+(:mod:`har.synthetic.motions`: jumping jacks, squats, pull-ups, forehands, golf swings, guitar strumming by default),
+seen by a camera in front of it; every fifth video is portrait. Its 13 Penn joints are the person's head and
+anatomical left/right shoulders, elbows, wrists, hips, knees, ankles in the official order (left before right); joints
+outside the frame, and ~4 % at random (an "annotator's" occlusion), get visibility 0.
 
 Layout under ``root``::
 
@@ -63,8 +63,14 @@ def make_params(classes: Sequence[str] = DEFAULT_CLASSES, train_per_class: int =
         raise ValueError(f"frame_size must be (width, height), each in [32, 1024], got {list(frame_size)}")
     if len(frames) != 2 or not 2 <= int(frames[0]) <= int(frames[1]) <= 1000:
         raise ValueError(f"frames must be (min, max) with 2 <= min <= max <= 1000, got {list(frames)}")
-    return {"classes": list(classes), "train_per_class": int(train_per_class), "test_per_class": int(test_per_class),
-            "frame_size": [int(v) for v in frame_size], "frames": [int(v) for v in frames], "seed": int(seed)}  # fmt: skip
+    return {
+        "classes": list(classes),
+        "train_per_class": int(train_per_class),
+        "test_per_class": int(test_per_class),
+        "frame_size": [int(v) for v in frame_size],
+        "frames": [int(v) for v in frames],
+        "seed": int(seed),
+    }
 
 
 def plan_videos(p: dict) -> list[tuple[int, str, bool]]:
