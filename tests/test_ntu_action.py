@@ -128,6 +128,11 @@ def test_action_subsets_layouts_and_bad_options(ntu_forms):
     assert dm.classes == ("hand waving", "clapping")
     assert dm.datasets["train"].label(0) == 1 and dm.datasets["val"].label(0) == 0
     assert dm.datasets["train"][0]["pose_uv"].shape == (20, 17, 2)
+    assert _dm(root / "official", classes=["clapping"]).hparams.actions == [10]  # by name
+    with pytest.raises(ValueError, match="disagree"):
+        _dm(root / "official", classes=["clapping"], actions=[23])
+    with pytest.raises(ValueError, match="not NTU-60 class names"):
+        _dm(root / "official", classes=["moonwalk"])
     for bad in ({"layout": "coco"}, {"protocol": "xset"}, {"actions": [61]}, {"form": "pkl"}):
         with pytest.raises(ValueError):
             _dm(root, **bad)

@@ -51,6 +51,8 @@ class NtuDataModule(ClipDataModule):
         protocol: ``xsub`` (cross-subject, deephar's) or ``xview`` (cross-view).
         layout: ``pa20j`` (deephar's NTU action model), ``pa17j`` or ``pa16j``.
         actions: the 1-based action ids (A) to keep, labels renumbered in this order; None for all 60.
+        classes: the same by name (NTU's class names, :data:`~har.data.formats.ntu.NTU60_CLASSES`); when both are
+            given they must name the same actions.
         splits: har split → NTU split (``train`` / ``test``; NTU has no validation split).
         annotation_stride: keep every n-th annotated frame (deephar ``master``: 2; ``cvpr18``: 1).
         small_images: deephar's form: ``images-small`` (u, v halved) or ``images``.
@@ -75,6 +77,7 @@ class NtuDataModule(ClipDataModule):
         protocol: str = "xsub",
         layout: str = "pa20j",
         actions: Sequence[int] | None = None,
+        classes: Sequence[str] | None = None,
         splits: Mapping[str, str] | None = None,
         annotation_stride: int = 1,
         small_images: bool = True,
@@ -105,6 +108,14 @@ class NtuDataModule(ClipDataModule):
         hp = self.hparams
         hp.splits = dict(splits or {"train": "train", "val": "test", "test": "test"})
         hp.actions = [int(a) for a in actions] if actions is not None else None
+        if classes is not None:
+            unknown = [c for c in classes if c not in NTU60_CLASSES]
+            if unknown:
+                raise ValueError(f"classes {unknown} are not NTU-60 class names")
+            by_name = [NTU60_CLASSES.index(c) + 1 for c in classes]
+            if hp.actions is not None and hp.actions != by_name:
+                raise ValueError(f"classes {list(classes)} (actions {by_name}) disagree with actions {hp.actions}")
+            hp.actions = by_name
         hp.input_size = (int(input_size[0]), int(input_size[1]))
         if form not in FORMS:
             raise ValueError(f"NTU form {form!r}: expected one of {FORMS}")
@@ -117,6 +128,7 @@ class NtuDataModule(ClipDataModule):
             raise ValueError(f"splits {bad}: NTU has only {NTU_SPLITS}")
         if hp.actions is not None and (not hp.actions or not all(1 <= a <= 60 for a in hp.actions)):
             raise ValueError(f"actions {hp.actions}: expected NTU-60 action ids in 1..60")
+        hp.classes = list(self.classes)
         check_clip_args(hp)
         self.root = Path(root)
         if synthetic is not None:
@@ -137,9 +149,8 @@ class NtuDataModule(ClipDataModule):
 
     @property
     def classes(self) -> tuple[str, ...]:
-        if self.hparams.actions is None:
-            return NTU60_CLASSES
-        return tuple(NTU60_CLASSES[a - 1] for a in self.hparams.actions)
+        actions = self.hparams.actions
+        return NTU60_CLASSES if actions is None else tuple(NTU60_CLASSES[a - 1] for a in actions)
 
     def index(self) -> NtuIndex:
         """The validated index (read once); skips (the 302 missing skeletons among them) counted and logged."""
