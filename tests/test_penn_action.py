@@ -132,9 +132,15 @@ def test_cvpr18_clip_boxes_become_per_frame_boxes(penn_forms, tmp_path):
     rows = index.frame_rows(int(np.flatnonzero(index.splits == "test")[0]))
     got = boxes[rows]
     assert np.allclose(got[0:31:2], [5, 6, 40, 60]) and np.isnan(got[1]).all() and np.isnan(got[32:]).all()
-    dm = _dm(root / "deephar", boxes="predicted", predicted_boxes=str(path))
+    dm = _dm(root / "deephar", boxes="predicted", predicted_boxes=str(path), test_protocol="deephar", test_flip=True)
     dm.setup("test")
     assert not np.isnan(dm._boxes).any()  # frames without a predicted box take the joints' box
+    # deephar's multi-clip test crops the clip (and its mirror) around the clip's own box: centre (22.5, 33)
+    test = dm.datasets["test"]
+    assert test.base.multi_clip_box(0, 0).tolist() == [5, 6, 40, 60] and test.base.multi_clip_box(0, 1) is None
+    for item in (test[0], test[1]):
+        centre = item["crop_to_image"][0].double().numpy() @ np.array([15.5, 15.5, 1.0])
+        assert np.allclose(centre, [22.5, 33.0], atol=0.6)
 
 
 @pytest.fixture(scope="module")

@@ -44,17 +44,22 @@ class PennActionDataset(ClipDataset):
         boxes: (N, 4) per-frame person boxes aligned with ``index``'s frames (NaN: none, filled from the nearest
             frame, else the whole frame).
         sampler, transform, train, roi_decode: as :class:`~har.data.datasets.clips.ClipDataset`.
+        multi_clip_boxes: (index video, clip number) → (4,) box of that clip of deephar's multi-clip enumeration
+            (deephar's CVPR'18 boxes), used by :class:`~har.data.datasets.clips.MultiClipDataset`'s ``deephar``
+            protocol.
     """
 
     def __init__(self, index: PennIndex, videos: np.ndarray, labels: np.ndarray, classes: Sequence[str],
                  boxes: np.ndarray, sampler: ClipSampler, transform: ClipTransform, train: bool,
-                 roi_decode: bool = True) -> None:  # fmt: skip
+                 roi_decode: bool = True,
+                 multi_clip_boxes: dict[tuple[int, int], np.ndarray] | None = None) -> None:  # fmt: skip
         super().__init__(sampler, transform, train, classes, roi_decode)
         if len(videos) != len(labels):
             raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
         if len(boxes) != len(index.frame_numbers):
             raise ValueError(f"{len(boxes)} boxes for the index's {len(index.frame_numbers)} frames")
         self.index, self.videos, self.labels, self.boxes = index, np.asarray(videos), np.asarray(labels), boxes
+        self.multi_clip_boxes = multi_clip_boxes or {}
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -89,6 +94,9 @@ class PennActionDataset(ClipDataset):
 
     def clip_boxes(self, i: int) -> np.ndarray:
         return self.boxes[self._rows(i)]
+
+    def multi_clip_box(self, i: int, clip: int) -> np.ndarray | None:
+        return self.multi_clip_boxes.get((int(self.videos[i]), int(clip)))
 
     def keypoints(self, i: int, positions: np.ndarray) -> np.ndarray:
         return self.index.keypoints[self._rows(i)][positions]
