@@ -166,3 +166,19 @@ def test_synthetic_penn_forms_agree_and_are_reused(tiny_synthetic_penn):
     dm = _dm(root / "deephar", predicted_boxes="penn_pred_bboxes_multitask.json", boxes="auto")
     dm.setup("test")  # TPAMI boxes for every frame
     assert not np.isnan(dm._boxes).any()
+
+
+def test_a_multi_clip_test_batch_carries_the_clip_batch_contract(penn_forms):
+    root, _ = penn_forms
+    dm = _dm(root / "official", test_protocol="deephar", test_flip=True)
+    dm.setup("test")
+    batch = next(iter(dm.test_dataloader()))
+    expected = {"frames": ((2, 16, 3, *SIZE), torch.uint8), "label": ((2,), torch.int64),
+                "crop_to_image": ((2, 16, 2, 3), torch.float32), "flipped": ((2,), torch.bool),
+                "index": ((2,), torch.int64), "pose_uv": ((2, 16, 16, 2), torch.float32),
+                "pose_valid": ((2, 16, 16), torch.bool), "pose_z": ((2, 16, 16), torch.float32),
+                "pose_z_valid": ((2, 16, 16), torch.bool), "video": ((2,), torch.int64), "clip": ((2,), torch.int64),
+                "short": ((2,), torch.bool)}  # fmt: skip
+    for key, (shape, dtype) in expected.items():
+        assert tuple(batch[key].shape) == shape and batch[key].dtype == dtype, key
+    assert batch["flipped"].tolist() == [False, True] and batch["video"].tolist() == [0, 0]
