@@ -13,7 +13,8 @@ import numpy as np
 
 from har.data.clip_protocol import deephar_multi_clips
 from har.data.datamodules.clips import ClipDataModule, check_clip_args
-from har.data.datasets.penn import PennActionDataset, keypoint_boxes
+from har.data.datasets.clips import keypoint_boxes
+from har.data.datasets.penn import PennActionDataset
 from har.data.formats.penn import (
     DEEPHAR_ANNOTATIONS,
     LABELS_DIR,

@@ -5,7 +5,8 @@
 - **Joints**: deephar's ``pa20j`` / ``pa17j`` / ``pa16j`` from the 25 Kinect joints (:data:`KINECT_TO_LAYOUT`): Kinect's
   "left" joints fill deephar's "r_" slots, as deephar's ``map_from_ntu`` does. u, v (pixels of the frames read) give
   ``pose_uv``; a joint is valid where every coordinate, depth included, is > 0 (deephar's rule) and it lies inside
-  the crop.
+  the crop. Crops: one window per clip around the union of its sampled frames' joint boxes (deephar's
+  ``use_gt_bbox`` takes the joints of the clip's first, middle and last frames only).
 - **Depth** (:func:`har.data.formats.ntu.depth_targets`): the clip's root depth ``rootz`` is the mean depth of the
   valid root (pelvis) over the clip's sampled frames, else of all its valid joints (deephar ``ntu.py:197-202``);
   ``pose_z = (d − (rootz − 1000 mm)) / 2000 mm``. A z outside [0, 1] (a joint over a metre in front of or behind
@@ -18,8 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from har.data.datasets.clips import ClipDataset
-from har.data.datasets.penn import keypoint_boxes
+from har.data.datasets.clips import ClipDataset, keypoint_boxes
 from har.data.formats.ntu import (
     NtuIndex,
     depth_targets,

@@ -18,21 +18,6 @@ from har.data.sampling import ClipSampler
 from har.data.transforms.clip import ClipTransform
 
 
-def keypoint_boxes(keypoints: np.ndarray) -> np.ndarray:
-    """(N, J, 3) keypoints x, y, v → (N, 4) [x1, y1, x2, y2] boxes of each row's labelled joints (v > 0), widened to
-    at least one pixel; NaN rows where none is labelled."""
-    out = np.full((len(keypoints), 4), np.nan, np.float32)
-    labelled = keypoints[..., 2] > 0
-    rows = labelled.any(axis=1)
-    if rows.any():
-        xy = keypoints[rows, :, :2].astype(np.float64)
-        mask = labelled[rows]
-        lo = np.where(mask[..., None], xy, np.inf).min(axis=1)
-        hi = np.where(mask[..., None], xy, -np.inf).max(axis=1)
-        out[rows] = np.concatenate([lo, np.maximum(hi, lo + 1.0)], axis=1)
-    return out
-
-
 class PennActionDataset(ClipDataset):
     """Videos ``videos`` of a :class:`PennIndex` as clips; items as :class:`~har.data.datasets.clips.ClipDataset`
     describes, with ``frame_indices`` = the 1-based Penn frame numbers and the pose keys (``pose_uv`` …, pa16j).
