@@ -159,3 +159,11 @@ def test_synthetic_ntu_forms_agree(tmp_path_factory):
     assert torch.allclose(a["pose_uv"], b["pose_uv"], atol=1e-5) and torch.allclose(a["pose_z"], b["pose_z"], atol=1e-5)
     assert (a["frames"].float() - b["frames"].float()).abs().mean() < 4  # MJPG vs JPEG, the same pictures
     assert a["pose_valid"].float().mean() > 0.9 and a["pose_z_valid"].float().mean() > 0.9
+
+
+def test_required_paths_name_each_forms_folders(ntu_forms, tmp_path):
+    root, _ = ntu_forms
+    for form in ("official", "deephar"):
+        assert all(path.exists() for path, _ in _dm(root / form).required_paths({"train"}))
+    missing = [what for path, what in _dm(tmp_path).required_paths({"train"}) if not path.exists()]
+    assert missing == ["the skeleton folder", "the video folder"]

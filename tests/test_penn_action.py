@@ -182,3 +182,12 @@ def test_a_multi_clip_test_batch_carries_the_clip_batch_contract(penn_forms):
     for key, (shape, dtype) in expected.items():
         assert tuple(batch[key].shape) == shape and batch[key].dtype == dtype, key
     assert batch["flipped"].tolist() == [False, True] and batch["video"].tolist() == [0, 0]
+
+
+def test_required_paths_name_each_forms_files(penn_forms, tmp_path):
+    root, _ = penn_forms
+    official = {what for path, what in _dm(root / "official").required_paths({"train"}) if path.exists()}
+    assert official == {"data.root", "the frames folder", "the label folder (official release)"}
+    deephar = _dm(root / "deephar", predicted_boxes="missing.json").required_paths({"test"})
+    assert [p.exists() for p, _ in deephar] == [True, True, True, False]  # the box file is missing
+    assert "annotations.mat" in _dm(tmp_path).expected_layout()

@@ -12,11 +12,14 @@ import numpy as np
 from har.data.datamodules.clips import ClipDataModule, check_clip_args
 from har.data.datasets.ntu import NtuActionDataset
 from har.data.formats.ntu import (
+    IMAGES_DIR,
     KINECT_TO_LAYOUT,
     NTU60_CLASSES,
     NUMPY_DIR,
     PROTOCOLS,
+    RGB_DIR,
     SKELETONS_DIR,
+    SMALL_IMAGES_DIR,
     NtuIndex,
     load_ntu_deephar,
     load_ntu_skeletons,
@@ -138,6 +141,25 @@ class NtuDataModule(ClipDataModule):
         self._index: NtuIndex | None = None
 
     synthetic_generator = staticmethod(ensure_synthetic_ntu)
+    readme_section = "Penn Action and NTU RGB+D"
+    synthetic_experiment = "synthetic_ntu"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root`` and the form's two folders (for the pre-run checks)."""
+        hp = self.hparams
+        form = hp.form
+        if form == "auto":
+            form = "deephar" if (self.root / NUMPY_DIR).is_dir() else "official"
+        if form == "official":
+            folders = [(SKELETONS_DIR, "the skeleton folder"), (RGB_DIR, "the video folder")]
+        else:
+            frames = SMALL_IMAGES_DIR if hp.small_images else IMAGES_DIR
+            folders = [(NUMPY_DIR, "deephar's pose folder"), (frames, "deephar's frame folder")]
+        return [(self.root, "data.root"), *((self.root / name, what) for name, what in folders)]
+
+    def expected_layout(self) -> str:
+        return (f"{self.root}/{SKELETONS_DIR}/*.skeleton + {RGB_DIR}/*_rgb.avi (official release) or "
+                f"{self.root}/{NUMPY_DIR}/*.npy + {SMALL_IMAGES_DIR}/<id>/%05d.jpg (deephar's form)")  # fmt: skip
 
     @property
     def layout(self) -> str:

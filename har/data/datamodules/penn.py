@@ -17,6 +17,7 @@ from har.data.datasets.clips import keypoint_boxes
 from har.data.datasets.penn import PennActionDataset
 from har.data.formats.penn import (
     DEEPHAR_ANNOTATIONS,
+    FRAMES_DIR,
     LABELS_DIR,
     PennIndex,
     load_penn_deephar,
@@ -166,6 +167,31 @@ class PennActionDataModule(ClipDataModule):
         self._clip_boxes: dict[tuple[int, int], np.ndarray] = {}
 
     synthetic_generator = staticmethod(ensure_synthetic_penn)
+    readme_section = "Penn Action and NTU RGB+D"
+    synthetic_experiment = "synthetic_penn"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, ``frames/``, the form's labels (``labels/`` or deephar's annotation file) and the predicted-box
+        file when one is set (for the pre-run checks)."""
+        hp = self.hparams
+        paths = [(self.root, "data.root"), (self.root / FRAMES_DIR, "the frames folder")]
+        form = hp.form
+        if form == "auto":
+            form = "deephar" if (self.root / hp.annotations).is_file() else "official"
+        if form == "official":
+            paths.append((self.root / LABELS_DIR, "the label folder (official release)"))
+        else:
+            paths.append((self.root / hp.annotations, "deephar's annotation file (data.annotations)"))
+        if hp.predicted_boxes is not None:
+            box_file = Path(hp.predicted_boxes)
+            paths.append(
+                (box_file if box_file.is_absolute() else self.root / box_file, "the box file (data.predicted_boxes)")
+            )
+        return paths
+
+    def expected_layout(self) -> str:
+        return (f"{self.root}/labels/%04d.mat + frames/%04d/%06d.jpg (official release) or "
+                f"{self.root}/{self.hparams.annotations} + frames/ (deephar's form)")  # fmt: skip
 
     @property
     def layout(self) -> str:
