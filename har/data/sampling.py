@@ -4,6 +4,10 @@
   centred start in evaluation; a video too short for s gets the largest stride that fits, and one shorter than T is
   stretched by 1.5^n with the indices floored (frames repeat, never an index error). deephar lowered s to ``n // T``;
   here to the largest s with ``s·(T − 1) + 1 ≤ n``.
+- ``deephar`` is deephar's own ``get_clip_frame_index``, exactly (:func:`har.data.clip_protocol.deephar_clip_indices`):
+  as ``window`` but a video too short for s gets deephar's stride ``int(n / T)``. Training draws the stride from
+  ``strides`` and a uniform random start (deephar's training clips); evaluation takes the centred clip at
+  ``eval_stride`` (deephar's single-clip protocol).
 - ``subset`` is the seed fork's: a random ordered subset of T frames (short clips padded with random repeats, sorted);
   in evaluation its deterministic counterpart, T frames spread evenly over the clip.
 - :func:`multi_clip_positions`: several windows spread over a clip, for multi-clip testing.
@@ -17,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-SAMPLINGS = ("window", "subset")
+from har.data.clip_protocol import deephar_clip_indices
+
+SAMPLINGS = ("window", "deephar", "subset")
 
 
 def sample_rng() -> np.random.Generator:
@@ -79,9 +85,11 @@ class ClipSampler:
 
     Attributes:
         num_frames: T.
-        sampling: ``window`` (deephar) or ``subset`` (the fork); see the module docstring.
-        strides: training strides (``window``), one drawn uniformly per sample (deephar's Penn AR: {1, 2, 3}).
-        eval_stride: the evaluation stride (``window``; deephar's Penn/NTU AR test value: 2).
+        sampling: ``window`` (deephar-like), ``deephar`` (deephar's exactly) or ``subset`` (the fork); see the module
+            docstring.
+        strides: training strides (``window``, ``deephar``), one drawn uniformly per sample (deephar's Penn/NTU AR
+            training set: {1, 2, 3}).
+        eval_stride: the evaluation stride (``window``, ``deephar``; deephar's Penn/NTU AR test value: 2).
     """
 
     num_frames: int = 8
@@ -101,6 +109,8 @@ class ClipSampler:
         if self.sampling == "subset":
             return subset_indices(length, self.num_frames, rng)
         stride = self.eval_stride if rng is None else int(rng.choice(self.strides))
+        if self.sampling == "deephar":
+            return deephar_clip_indices(length, self.num_frames, stride, rng)
         return window_indices(length, self.num_frames, stride, rng)
 
 

@@ -1,6 +1,7 @@
 """Action-clip datasets: a clip index (frames, boxes, labels) sampled (:mod:`har.data.sampling`) and cropped
 (:mod:`har.data.transforms.clip`); subclasses per format say how long a clip is, how to read its frames and where
-its boxes are. :class:`MultiClipDataset` turns an evaluation dataset into several windows per clip."""
+its boxes are. :class:`MultiClipDataset` turns an evaluation dataset into several clips per video (deephar's
+enumeration, or windows spread over it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from har.data.clip_protocol import deephar_clip_indices, deephar_multi_clips
 from har.data.io import jpeg_roi
 from har.data.sampling import ClipSampler, multi_clip_positions, sample_rng
 from har.data.transforms.clip import ClipTransform, flip_sample
@@ -23,7 +25,10 @@ class ClipDataset(Dataset):
 
     An item is a dict: ``frames`` (T, 3, H, W) uint8 RGB, ``label`` () int64, ``clip_id`` str, ``index`` () int64,
     ``frame_indices`` (T,) int64 (see :meth:`frame_numbers`), ``crop_to_image`` (T, 2, 3) float32 (crop pixels →
-    original pixels, per frame; equal rows when ``crop="clip"``), ``flipped`` () bool.
+    original pixels, per frame; equal rows when ``crop="clip"``), ``flipped`` () bool; where the dataset has keypoints
+    (:meth:`keypoints`), ``keypoints`` (T, J, 3) image pixels, ``keypoints_crop`` (T, J, 3) crop pixels and the pose
+    targets ``pose_uv`` (T, J, 2), ``pose_valid``, ``pose_z``, ``pose_z_valid`` (T, J)
+    (:func:`har.data.transforms.clip.clip_pose_targets`; depth from :meth:`pose_depth`).
 
     Args:
         sampler: frame positions of a clip.
@@ -75,6 +80,10 @@ class ClipDataset(Dataset):
         """Optional (T, J, 3) keypoints in image pixels at ``positions``."""
         return None
 
+    def pose_depth(self, i: int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optional depth targets of the clip at ``positions``: z (T, J) in [0, 1] and its validity (T, J) bool."""
+        return None
+
     def __getitem__(self, i: int) -> dict:
         rng = sample_rng() if self.train else None
         return self.item(i, self.sampler(self.clip_length(i), rng), rng)
@@ -88,13 +97,14 @@ class ClipDataset(Dataset):
     def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None) -> dict:
         """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training)."""
         keypoints = self.keypoints(i, positions)
+        depth = self.pose_depth(i, positions) if keypoints is not None else None
         encoded = self.read_encoded(i, positions) if self.roi_decode else None
-        sample = self._item_from_regions(i, positions, encoded, rng, keypoints) if encoded else None
+        sample = self._item_from_regions(i, positions, encoded, rng, keypoints, depth) if encoded else None
         if sample is None:
             frames = self.read_frames(i, positions)
             h0, w0 = frames[0].shape[:2]
             boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
-            sample = self.transform(frames, boxes, rng, keypoints)
+            sample = self.transform(frames, boxes, rng, keypoints, depth)
         if keypoints is not None:
             sample["keypoints"] = torch.from_numpy(keypoints.astype(np.float32))
         sample.update(
@@ -106,7 +116,8 @@ class ClipDataset(Dataset):
         return sample
 
     def _item_from_regions(self, i: int, positions: np.ndarray, encoded: list[tuple[np.ndarray, str]],
-                           rng: np.random.Generator | None, keypoints: np.ndarray | None) -> dict | None:  # fmt: skip
+                           rng: np.random.Generator | None, keypoints: np.ndarray | None,
+                           depth: tuple[np.ndarray, np.ndarray] | None = None) -> dict | None:  # fmt: skip
         """The transform's sample from the JPEG regions its crops read (libjpeg-turbo, :mod:`har.data.io.jpeg_roi`):
         the same sample as from whole frames. None, before anything is drawn from ``rng``, where a frame is not a
         plain JPEG (another format, CMYK, an EXIF orientation) or the decoder is unavailable: decode whole then."""
@@ -130,31 +141,79 @@ class ClipDataset(Dataset):
                 raise OSError(f"frame {path} (clip {self.clip_id(i)!r}) cannot be decoded ({err})") from None
             crops.append(warp_region(roi.image, roi.origin, m, (out_h, out_w)))
         clip = torch.from_numpy(np.ascontiguousarray(np.stack(crops)[..., ::-1].transpose(0, 3, 1, 2)))  # BGR → RGB
-        return self.transform.sample(clip, affines, flipped, keypoints)
+        return self.transform.sample(clip, affines, flipped, keypoints, depth)
+
+
+TEST_PROTOCOLS = ("spread", "deephar")
 
 
 class MultiClipDataset(Dataset):
-    """Multi-clip testing: every clip of an evaluation :class:`ClipDataset` as ``num_clips`` windows (and their
-    mirror images with ``flip``); each item carries ``video``, the clip's index, so that metrics average the class
-    probabilities of a video's items before the argmax (deephar multiplied them instead; averaging is the mmaction2
-    convention)."""
+    """Multi-clip testing: every video of an evaluation :class:`ClipDataset` as several clips (and their mirror images
+    with ``flip``), for metrics that fuse a video's clip scores before the argmax.
 
-    def __init__(self, base: ClipDataset, num_clips: int = 1, flip: bool = False) -> None:
+    Protocols (the clips' stride is the sampler's ``eval_stride`` s, T its ``num_frames``):
+
+    - ``deephar``: deephar's enumeration (:func:`har.data.clip_protocol.deephar_multi_clips`): clips start every
+      ``int(T / 2) + s − 1`` frames while ``start + T·s ≤ n``; a video with no such clip (``n < T·s``) is scored on
+      one clip, deephar's centred single clip (stride lowered, frames repeated when ``n < T``), flagged ``short``
+      (deephar gives it no clip and counts it correct: a metric's reproduction flag may do that with ``short``).
+      ``num_clips`` is unused.
+    - ``spread``: ``num_clips`` windows spread evenly over the video (:func:`har.data.sampling.multi_clip_positions`);
+      ``short`` where the window had to lower its stride or repeat frames (``n < (T − 1)·s + 1``).
+
+    Each item is the base sample plus ``index`` (item number), ``video`` (the base dataset's index of the video,
+    unique in the split), ``clip`` (clip number in the video) and ``short`` () bool; items run video by video, clip by
+    clip, the unflipped clip before its mirror.
+    """
+
+    def __init__(self, base: ClipDataset, num_clips: int = 1, flip: bool = False, protocol: str = "spread") -> None:
         if num_clips < 1:
             raise ValueError(f"num_clips must be >= 1, got {num_clips}")
-        self.base, self.num_clips, self.flip = base, num_clips, flip
-        self.per_video = num_clips * (2 if flip else 1)
+        if protocol not in TEST_PROTOCOLS:
+            raise ValueError(f"multi-clip protocol {protocol!r}: expected one of {TEST_PROTOCOLS}")
+        self.base, self.num_clips, self.flip, self.protocol = base, num_clips, flip, protocol
+        self.num_frames, self.stride = int(base.sampler.num_frames), int(base.sampler.eval_stride)
+        counts, short = [], []
+        for video in range(len(base)):
+            n = base.clip_length(video)
+            if protocol == "deephar":
+                k = len(deephar_multi_clips(n, self.num_frames, self.stride))
+                counts.append(max(k, 1))
+                short.append(k == 0)
+            else:
+                counts.append(num_clips)
+                short.append(n < (self.num_frames - 1) * self.stride + 1)
+        mirrors = 2 if flip else 1
+        self.clips_per_video = np.asarray(counts, np.int64)
+        self.short = np.asarray(short, bool)
+        self._offsets = np.concatenate([[0], np.cumsum(self.clips_per_video * mirrors)]).astype(np.int64)
+        self._mirrors = mirrors
 
     def __len__(self) -> int:
-        return len(self.base) * self.per_video
+        return int(self._offsets[-1])
+
+    def positions(self, video: int, clip: int) -> np.ndarray:
+        """(T,) frame positions of clip ``clip`` of ``video``."""
+        n = self.base.clip_length(video)
+        if self.protocol == "spread":
+            return multi_clip_positions(n, self.num_frames, self.stride, self.num_clips)[clip]
+        if self.short[video]:
+            return deephar_clip_indices(n, self.num_frames, self.stride)
+        return deephar_multi_clips(n, self.num_frames, self.stride)[clip]
 
     def __getitem__(self, k: int) -> dict:
-        video, j = divmod(k, self.per_video)
-        clip, mirrored = divmod(j, 2) if self.flip else (j, 0)
-        stride = self.base.sampler.eval_stride
-        positions = multi_clip_positions(self.base.clip_length(video), self.base.sampler.num_frames, stride,
-                                         self.num_clips)[clip]  # fmt: skip
-        sample = self.base.item(video, positions)
+        if not 0 <= k < len(self):
+            raise IndexError(f"item {k} outside a multi-clip dataset of {len(self)}")
+        video = int(np.searchsorted(self._offsets, k, side="right") - 1)
+        clip, mirrored = divmod(int(k - self._offsets[video]), self._mirrors)
+        sample = self.base.item(video, self.positions(video, clip))
         if mirrored:
-            sample = flip_sample(sample)
-        return {**sample, "index": torch.tensor(k, dtype=torch.int64), "video": torch.tensor(video, dtype=torch.int64)}
+            transform = getattr(self.base, "transform", None)
+            sample = flip_sample(sample, getattr(transform, "flip_index", None))
+        return {
+            **sample,
+            "index": torch.tensor(k, dtype=torch.int64),
+            "video": torch.tensor(video, dtype=torch.int64),
+            "clip": torch.tensor(clip, dtype=torch.int64),
+            "short": torch.tensor(bool(self.short[video])),
+        }
