@@ -50,3 +50,16 @@ def tiny_pose_features(tiny_merl, tmp_path_factory) -> Path:
     from tests.test_pose_features import write_tiny_features
 
     return write_tiny_features(tmp_path_factory.mktemp("pose_features"), tiny_merl)
+
+
+TINY_PENN = {"classes": ["jumping_jacks", "squat", "pullup"], "train_per_class": 1, "test_per_class": 1,
+             "frame_size": [64, 48], "frames": [6, 24], "seed": 5}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_penn(tmp_path_factory) -> Path:
+    """Synthetic Penn Action in both forms (official/, deephar/), three classes, one train and one test video each
+    (6 to 24 frames: with T = 4 at stride 2 some are shorter than one clip), generated once."""
+    from har.synthetic.penn import ensure_synthetic_penn
+
+    return ensure_synthetic_penn(tmp_path_factory.mktemp("data") / "synthetic_penn", **TINY_PENN)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import re
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torchmetrics import MaxMetric
 
 from har.checkpoints import load_pose_weights, read_checkpoint
@@ -363,6 +365,11 @@ class ActionModule(ClipActionModule):
                              "data's, or data.layout to the model's, or model.clip_pose_loss_weight=0")  # fmt: skip
 
     def on_fit_start(self) -> None:
+        if not self.pose_trainable and self.hparams.frozen_pose_bn == "eval":
+            # Lightning warns about modules in eval mode at the start of training: here that is the frozen pose
+            # network, on purpose (its BatchNorm layers normalise with their moving statistics).
+            warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", PossibleUserWarning)
+            rank_zero_info("the frozen pose network stays in eval mode while training (model.frozen_pose_bn=eval)")
         if self.hparams.unfreeze_pose_at_epoch is not None and self.trainer.world_size > 1:
             # DDP wraps only the parameters that need gradients when training starts: parameters unfrozen later
             # would not be synchronised across devices.
