@@ -70,3 +70,16 @@ def tiny_h36m(tmp_path_factory) -> Path:
     from har.synthetic.h36m import ensure_synthetic_h36m
 
     return ensure_synthetic_h36m(tmp_path_factory.mktemp("data") / "synthetic_h36m", **TINY_H36M)
+
+
+TINY_PENN = {"classes": ["jumping_jacks", "squat", "pullup"], "train_per_class": 1, "test_per_class": 1,
+             "frame_size": [64, 48], "frames": [6, 24], "seed": 5}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_penn(tmp_path_factory) -> Path:
+    """Synthetic Penn Action in both forms (official/, deephar/), three classes, one train and one test video each
+    (6 to 24 frames: with T = 4 at stride 2 some are shorter than one clip), generated once."""
+    from har.synthetic.penn import ensure_synthetic_penn
+
+    return ensure_synthetic_penn(tmp_path_factory.mktemp("data") / "synthetic_penn", **TINY_PENN)

@@ -38,8 +38,8 @@ def test_repeats_count_once_and_clips_of_a_video_are_averaged():
     order = torch.tensor([0, 1, 2, 3, 4, 5, 0, 1])  # a sampler's padding repeats items 0 and 1
     padded.update(probs[:, order], labels[order], order, order)
     assert {k: v.tolist() for k, v in padded.compute().items()} == {k: v.tolist() for k, v in single.compute().items()}
-    # Two clips per video: probabilities are averaged per video before the argmax.
-    clips = ClipClassification(3, ("fused",))
+    # Two clips per video, mean fusion: probabilities are averaged per video before the argmax.
+    clips = ClipClassification(3, ("fused",), fusion="mean")
     video = torch.tensor([0, 0, 1, 1, 2, 2])
     clip_labels = labels[video * 2]
     clips.update(probs, clip_labels, torch.arange(6), video)

@@ -44,9 +44,18 @@ def test_experiment_composes(experiment, config_name, tmp_path):
     assert list(net.input_size) == list(cfg.data.input_size)
 
 
+def tiny_data_fixture(cfg) -> str | None:
+    """The tiny dataset fixture (conftest) an experiment's data needs beside tiny_coco and tiny_merl, if any."""
+    target = cfg.data._target_
+    return {"PennActionDataModule": "tiny_penn", "PoseFeatureDataModule": "tiny_pose_features"}.get(
+        target.rsplit(".", 1)[-1]
+    )
+
+
 def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Path | None = None) -> list[str]:
     """Point an experiment at a tiny dataset of its own format, and shrink its network to a CPU test's size
-    (the experiment's architecture and everything else stay as configured)."""
+    (the experiment's architecture and everything else stay as configured). ``tiny_features``: the dataset of
+    :func:`tiny_data_fixture` where the experiment needs one (pose features, Penn Action)."""
     target = cfg.data._target_
     loader = ["data.batch_size=2", "data.num_workers=0", "data.persistent_workers=false", "data.input_size=[64,64]"]
     if target.endswith("CocoPoseDataModule"):
@@ -62,6 +71,9 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Pa
                 "data.action.synthetic=null", "data.pose.synthetic=null", "data.action.num_frames=4",
                 *(o.replace("data.", "data.action.") for o in loader),
                 *(o.replace("data.", "data.pose.") for o in loader if "input_size" not in o)]  # fmt: skip
+    elif target.endswith("PennActionDataModule"):  # the tiny synthetic Penn (tests/conftest.py: TINY_PENN)
+        data = [f"data.root={tiny_features / 'official'}", "data.synthetic=null", "data.num_frames=4",
+                "data.classes=[jumping_jacks,squat,pullup]", *loader]  # fmt: skip
     elif target.endswith("PoseFeatureDataModule"):  # features of a width-32 pose network
         features = [f"data.root={tiny_features}", *(o for o in loader if "input_size" not in o)]
         return [*features, "model.feature_channels=32"]
@@ -72,9 +84,10 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Pa
 
 
 @pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e not in POSE3D])
-def test_experiment_fast_dev_run(experiment, tiny_coco, tiny_merl, tiny_pose_features, tmp_path):
+def test_experiment_fast_dev_run(experiment, tiny_coco, tiny_merl, request, tmp_path):
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
-    small = small_run_overrides(cfg, tiny_coco, tiny_merl, tiny_pose_features)
+    fixture = tiny_data_fixture(cfg)
+    small = small_run_overrides(cfg, tiny_coco, tiny_merl, request.getfixturevalue(fixture) if fixture else None)
     overrides = [f"experiment={experiment}", "debug=fdr", *small]
     cfg = compose_config("train", overrides, tmp_path)
     metrics = train(cfg)

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from har.run.pipeline import evaluate, train
-from tests.test_configs import EXPERIMENTS, compose_config, small_run_overrides
+from tests.test_configs import EXPERIMENTS, compose_config, small_run_overrides, tiny_data_fixture
 
 # One training step, one validation batch (checkpoint), two test batches.
 ONE_STEP = ["trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1",
@@ -16,7 +16,8 @@ ONE_STEP = ["trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_evaluate_reproduces_the_test_metrics_of_every_experiment(experiment, tiny_coco, tiny_merl, request, tmp_path):
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
-    features = request.getfixturevalue("tiny_pose_features") if "Feature" in cfg.data._target_ else None
+    fixture = tiny_data_fixture(cfg)
+    features = request.getfixturevalue(fixture) if fixture else None
     small = [f"experiment={experiment}", *small_run_overrides(cfg, tiny_coco, tiny_merl, features)]
 
     cfg = compose_config("train", [*small, *ONE_STEP], tmp_path / "train")

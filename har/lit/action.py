@@ -14,21 +14,26 @@ network, :class:`~har.lit.feature_action.FeatureActionModule` saved pose feature
 from __future__ import annotations
 
 import csv
+import re
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torchmetrics import MaxMetric
 
 from har.checkpoints import load_pose_weights, read_checkpoint
 from har.layouts import get_layout
+from har.lit.clip_pose import clip_pose_targets, has_clip_poses
 from har.lit.common import build_optimizers, plain
 from har.metrics.classification import ClipClassification
-from har.models.action_net import ActionOutput, DeepHARAction, clip_action_inputs
+from har.models.action_net import ActionOutput, DeepHARAction, pose_inputs_from_heatmaps
 from har.models.losses import pose_loss
-from har.models.pose_net import DeepHARPose, pose_network_input
+from har.models.pose_net import DeepHARPose, PoseNetOutput, pose_network_input
 from har.utils.wandb import log_table
 from har.vis.figures import draw_confusion
 from har.vis.logging import epoch_file_name, log_image
@@ -36,6 +41,39 @@ from har.vis.logging import epoch_file_name, log_image
 FROZEN_POSE_BN = ("eval", "batch_stats")  # see ActionModule's frozen_pose_bn
 HEADS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")  # reported in this order
 DEEPHAR_HEAD_WEIGHTS = {"pose": 1.0, "appearance": 1.0, "fused": 1.0, "pose_fused": 0.0, "appearance_fused": 0.0}
+
+
+def block_names(num_blocks: int) -> tuple[str, ...]:
+    """deephar's action outputs in its order (p1..pN, v1..vN, m): ``pose_block1``.., ``appearance_block1``..,
+    ``fused``; ``best_block`` is a 1-based position in this tuple."""
+    pose = [f"pose_block{b}" for b in range(1, num_blocks + 1)]
+    return (*pose, *(f"appearance_block{b}" for b in range(1, num_blocks + 1)), "fused")
+
+
+PLACEHOLDER_CLASS = re.compile(r"action_\d+")  # what har.tools.import_deephar names classes it cannot know
+
+
+def reconcile_classes(model_classes: list[str], data_classes: list[str]) -> list[str]:
+    """The class names a run reports: the model's, which must be the data's, in the same order (label k is the
+    model's output k). A model whose names are placeholders (``action_1``..``action_N``: an imported deephar model
+    whose file does not name its classes) takes the data's names when their numbers agree. Anything else is an
+    error naming the first difference."""
+    if model_classes == data_classes:
+        return model_classes
+    if len(model_classes) == len(data_classes) and all(PLACEHOLDER_CLASS.fullmatch(c) for c in model_classes):
+        rank_zero_info(f"the model's {len(model_classes)} classes are unnamed: they take the data's names in order "
+                       f"({data_classes[0]!r}, ...)")  # fmt: skip
+        return list(data_classes)
+    if len(model_classes) != len(data_classes):
+        problem = f"the model has {len(model_classes)} classes, the data {len(data_classes)}"
+    else:
+        k = next(i for i, (a, b) in enumerate(zip(model_classes, data_classes)) if a != b)
+        problem = f"label {k} is {model_classes[k]!r} in the model, {data_classes[k]!r} in the data"
+    raise ValueError(
+        f"the model's classes (model.classes, or the checkpoint's) are not the datamodule's: {problem}. Train with "
+        "model.classes=${data.classes}, or evaluate a checkpoint on the data it was trained on (for an imported "
+        "deephar model: model.classes=[...] when converting, in the order of its outputs)"
+    )
 
 
 class ClipActionModule(pl.LightningModule):
@@ -48,15 +86,29 @@ class ClipActionModule(pl.LightningModule):
 
     action_net: DeepHARAction
 
-    def init_heads(self, classes: list[str], head_weights: dict | None) -> None:
-        """Classes, loss weight per head (deephar's where not given), metrics per stage, best-score tracker."""
+    def init_heads(
+        self,
+        classes: list[str],
+        head_weights: dict | None,
+        num_blocks: int,
+        fusion: str = "product",
+        short_videos: str = "scored",
+    ) -> None:
+        """Classes, loss weight per head (deephar's where not given), metrics per stage (every head and every block
+        of both branches; a video's clips fused by ``fusion``; short videos counted as ``short_videos`` says, see
+        :mod:`har.metrics.clip_fusion`), best-score tracker."""
         self.classes = list(classes)
         self.head_weights = {**DEEPHAR_HEAD_WEIGHTS, **(head_weights or {})}
         unknown = set(self.head_weights) - set(HEADS)
         if unknown:
             raise ValueError(f"model.head_weights: unknown heads {sorted(unknown)}; heads are {HEADS}")
+        self.block_names = block_names(num_blocks)
+        metric_heads = (*HEADS, *self.block_names[:-1])  # the fused output is HEADS[0]
         self.metrics = torch.nn.ModuleDict(
-            {stage: ClipClassification(len(self.classes), HEADS) for stage in ("fit", "validate", "test")}
+            {
+                stage: ClipClassification(len(self.classes), metric_heads, fusion, short_videos, self.block_names)
+                for stage in ("fit", "validate", "test")
+            }
         )
         self.val_best = MaxMetric()
         self.val_best.persistent(True)  # in checkpoints: a resumed run keeps its best value
@@ -66,6 +118,11 @@ class ClipActionModule(pl.LightningModule):
         """The action logits of an action batch."""
         raise NotImplementedError
 
+    def clip_outputs(self, batch: dict, stage_key: str) -> tuple[ActionOutput, torch.Tensor | float]:
+        """The action logits of an action batch and a loss on the same clips added to the action loss (the pose
+        loss where the clips carry poses); 0 by default."""
+        return self.action_outputs(batch), 0.0
+
     def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
         """A training loss added to the action loss (the multitask pose loss); 0 by default."""
         return 0.0
@@ -74,6 +131,12 @@ class ClipActionModule(pl.LightningModule):
     def head_logits(out: ActionOutput) -> torch.Tensor:
         """(len(HEADS), B, A): fused, last pose block, last appearance block, pose-only, appearance-only."""
         return torch.stack([out.fused, out.pose[-1], out.appearance[-1], out.pose_fused, out.appearance_fused])
+
+    @staticmethod
+    def metric_logits(out: ActionOutput) -> torch.Tensor:
+        """(len(HEADS) + 2N − 1, B, A): :meth:`head_logits`, then every block of each branch but the fused output,
+        in the order of :func:`block_names` (pose_block1..N, appearance_block1..N)."""
+        return torch.cat([ClipActionModule.head_logits(out), out.pose, out.appearance])
 
     def action_loss(self, out: ActionOutput, labels: torch.Tensor) -> torch.Tensor:
         w = self.head_weights
@@ -86,17 +149,17 @@ class ClipActionModule(pl.LightningModule):
 
     # -- steps -----------------------------------------------------------------------------------------------
     def _action_step(self, batch: dict, stage: str) -> torch.Tensor:
-        out = self.action_outputs(batch)
+        key = {"fit": "train", "validate": "val", "test": "test"}[stage]
+        out, clip_loss = self.clip_outputs(batch, key)
         labels = batch["label"]
         loss = self.action_loss(out, labels)
-        probs = self.head_logits(out).float().softmax(-1)
+        probs = self.metric_logits(out).float().softmax(-1)
         video = batch.get("video", batch["index"])
-        self.metrics[stage].update(probs, labels, batch["index"], video)
-        key = {"fit": "train", "validate": "val", "test": "test"}[stage]
+        self.metrics[stage].update(probs, labels, batch["index"], video, batch.get("short"), batch.get("flipped"))
         train = stage == "fit"
         self.log(f"{key}/loss_action", loss, on_step=train, on_epoch=True, prog_bar=True,
                  batch_size=len(labels), sync_dist=not train)  # fmt: skip
-        return loss
+        return loss + clip_loss
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         action_batch = batch.get("action", batch)
@@ -118,14 +181,20 @@ class ClipActionModule(pl.LightningModule):
         confusion = values.pop("confusion", None)
         for name, value in values.items():
             self.log(f"{key}/{name}", value, prog_bar=name == "acc")
+        if "best_block" in values and stage == "test":
+            best = self.block_names[int(values["best_block"]) - 1]
+            best_acc = float(values["acc_best_block"])
+            rank_zero_info(f"{key}: accuracy {float(values['acc']):.4f} (fused output); best block {best} "
+                           f"{best_acc:.4f} (deephar's 'best': selected on this set)")  # fmt: skip
         if confusion is not None and stage != "fit" and not self.trainer.sanity_checking:
             self._log_confusion(key, confusion.cpu().numpy(), float(values["acc_macro"]))
         if stage == "test":
             with metric.sync_context():  # every device's clips (repeats dropped), not only this device's
-                probs, labels = metric.per_video()
+                probs, labels, short, videos = metric.per_video()
+            rows = zip(videos.tolist(), probs[:, 0].cpu().numpy().round(5), labels.tolist(), short.tolist())
             self.test_predictions = [
-                {"video": i, "label": int(lab), "pred": int(pr.argmax()), "probs": pr.tolist()}
-                for i, (pr, lab) in enumerate(zip(probs[:, 0].cpu().numpy().round(5), labels.cpu().numpy()))
+                {"video": v, "label": lab, "pred": int(pr.argmax()), "short": s, "probs": pr.tolist()}
+                for v, pr, lab, s in rows
             ]
         metric.reset()
         return values
@@ -151,6 +220,19 @@ class ClipActionModule(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("fit")
+
+    def setup(self, stage: str) -> None:
+        """Check the model against the datamodule it runs on (its ``classes``, and for clips carrying poses its
+        ``layout``): see :func:`reconcile_classes`."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        data_classes = getattr(datamodule, "classes", None)
+        if data_classes is not None:
+            self.classes = reconcile_classes(self.classes, list(data_classes))
+            self.hparams["classes"] = list(self.classes)  # checkpoints keep the names
+        self.check_data_layout(datamodule)
+
+    def check_data_layout(self, datamodule) -> None:
+        """Raise if the datamodule's clips carry poses in another joint layout than the model's (none here)."""
 
     def on_train_start(self) -> None:
         self.metrics["validate"].reset()  # the sanity check's validation must not count toward the best score
@@ -197,6 +279,14 @@ class ActionModule(ClipActionModule):
             B·T frames), as Keras' ``BatchNormalization`` does in the training phase whatever ``trainable`` says;
             evaluation still uses the moving statistics. Either way the moving statistics of a frozen network are
             never updated (Keras ≥ 2.1.3 skips the updates of non-trainable models).
+        clip_pose_loss_weight: weight of the pose loss on the frames of clips that carry poses (``pose_uv``,
+            ``pose_valid``, 3D: ``pose_z``, ``pose_z_valid``; Penn Action and NTU), added while the pose network
+            trains (deephar's ``pose_predicted``; see :mod:`har.lit.clip_pose`); 0 turns it off.
+        fusion: how a video's clips (and flipped clips) are combined at evaluation: ``product`` of the softmaxes
+            (deephar) or ``mean``.
+        short_videos: how a video shorter than one clip (``batch["short"]``, scored on one padded clip) counts:
+            ``scored`` (like any other), ``wrong`` (never correct), ``deephar`` (always correct: deephar's
+            evaluators' behaviour, for reproducing its numbers only); see :mod:`har.metrics.clip_fusion`.
     """
 
     checkpoint_kind = "action"  # what har.checkpoints calls a checkpoint of this module
@@ -217,13 +307,16 @@ class ActionModule(ClipActionModule):
         channels_last: bool = False,
         init_ckpt: str | None = None,
         frozen_pose_bn: str = "eval",
+        clip_pose_loss_weight: float = 1.0,
+        fusion: str = "product",
+        short_videos: str = "scored",
     ) -> None:
         super().__init__()
         if frozen_pose_bn not in FROZEN_POSE_BN:
             raise ValueError(f"model.frozen_pose_bn must be one of {FROZEN_POSE_BN}, got {frozen_pose_bn!r}")
         hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
         self.save_hyperparameters(hp)
-        self.init_heads(classes, head_weights)
+        self.init_heads(classes, head_weights, hp["action_net"].get("num_blocks", 4), fusion, short_videos)
         self.layout = get_layout(layout)
         self.pose_net = DeepHARPose(**hp["pose_net"])
         if pose_ckpt:
@@ -261,7 +354,22 @@ class ActionModule(ClipActionModule):
             self.pose_net.eval()  # a frozen pose network normalises with its moving statistics
         return self
 
+    def check_data_layout(self, datamodule) -> None:
+        """Clips carrying poses (a datamodule with ``pose_dim``) must be in the model's joint layout."""
+        if self.hparams.clip_pose_loss_weight <= 0 or getattr(datamodule, "pose_dim", None) is None:
+            return
+        data_layout = getattr(datamodule, "layout", None)
+        if data_layout is not None and data_layout != self.hparams.layout:
+            raise ValueError(f"the datamodule's poses are in layout {data_layout!r}, the model's in "
+                             f"{self.hparams.layout!r}: set model.layout (and the pose network's joints) to the "
+                             "data's, or data.layout to the model's, or model.clip_pose_loss_weight=0")  # fmt: skip
+
     def on_fit_start(self) -> None:
+        if not self.pose_trainable and self.hparams.frozen_pose_bn == "eval":
+            # Lightning warns about modules in eval mode at the start of training: here that is the frozen pose
+            # network, on purpose (its BatchNorm layers normalise with their moving statistics).
+            warnings.filterwarnings("ignore", r"Found \d+ module\(s\) in eval mode", PossibleUserWarning)
+            rank_zero_info("the frozen pose network stays in eval mode while training (model.frozen_pose_bn=eval)")
         if self.hparams.unfreeze_pose_at_epoch is not None and self.trainer.world_size > 1:
             # DDP wraps only the parameters that need gradients when training starts: parameters unfrozen later
             # would not be synchronised across devices.
@@ -281,11 +389,35 @@ class ActionModule(ClipActionModule):
 
     def forward(self, frames: torch.Tensor) -> ActionOutput:
         """frames (B, T, 3, H, W) uint8 RGB (or float in [-1, 1]) → :class:`ActionOutput` logits."""
-        inputs = clip_action_inputs(self.pose_net, self._pose_input(frames.flatten(0, 1)), frames.shape[1])
-        return self.action_net(inputs.y, inputs.p, inputs.hs_prob, inputs.features)
+        return self.forward_with_pose(frames)[0]
+
+    def forward_with_pose(self, frames: torch.Tensor) -> tuple[ActionOutput, PoseNetOutput]:
+        """frames (B, T, 3, H, W) → action logits and the pose network's output on the B·T frames (clip-major)."""
+        num_frames = frames.shape[1]
+        pose = self.pose_net(self._pose_input(frames.flatten(0, 1)))
+        y, p, hs_prob = pose_inputs_from_heatmaps(self.pose_net, pose.heatmaps)
+        y, p, hs_prob, features = (v.unflatten(0, (-1, num_frames)) for v in (y, p, hs_prob, pose.features.float()))
+        return self.action_net(y, p, hs_prob, features), pose
 
     def action_outputs(self, batch: dict) -> ActionOutput:
         return self(batch["frames"])
+
+    def clip_outputs(self, batch: dict, stage_key: str) -> tuple[ActionOutput, torch.Tensor | float]:
+        """Action logits and, where the clips carry poses, the weighted pose loss on their frames: added to the
+        training loss while the pose network trains; logged (``{stage}/loss_pose_clip``) in every stage."""
+        weight = self.hparams.clip_pose_loss_weight
+        if weight <= 0 or not has_clip_poses(batch):
+            return self.action_outputs(batch), 0.0
+        out, pose = self.forward_with_pose(batch["frames"])
+        target, valid, visible = clip_pose_targets(batch, self.pose_net.dim)
+        if target.shape[1] != self.pose_net.num_joints:
+            raise ValueError(f"clip poses have {target.shape[1]} joints, the pose network {self.pose_net.num_joints} "
+                             f"(layout {self.hparams.layout}): the data's layout must be the model's")  # fmt: skip
+        loss = pose_loss(pose.pose, pose.visibility, target, valid, visible)["loss"]
+        train = stage_key == "train"
+        self.log(f"{stage_key}/loss_pose_clip", loss, on_step=train, on_epoch=True, batch_size=len(batch["label"]),
+                 sync_dist=not train)  # fmt: skip
+        return out, weight * loss if train and self.pose_trainable else 0.0
 
     def auxiliary_loss(self, batch: dict) -> torch.Tensor | float:
         """Multitask: the pose loss on the batch's pose frames (``batch["pose"]``), weighted."""

@@ -26,6 +26,7 @@ class FeatureActionModule(ClipActionModule):
         action_net: keyword arguments of :class:`DeepHARAction` (``pose_version``, ``num_blocks``, ``num_frames``,
             ``bn_momentum``).
         head_weights: loss weight per head, as ActionModule's.
+        fusion, short_videos: evaluation protocol, as ActionModule's.
     """
 
     checkpoint_kind = "action_features"  # what har.checkpoints calls a checkpoint of this module
@@ -40,11 +41,13 @@ class FeatureActionModule(ClipActionModule):
         action_net: dict | None = None,
         scheduler: dict | None = None,
         head_weights: dict | None = None,
+        fusion: str = "product",
+        short_videos: str = "scored",
     ) -> None:
         super().__init__()
         hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
         self.save_hyperparameters(hp)
-        self.init_heads(classes, head_weights)
+        self.init_heads(classes, head_weights, (hp["action_net"] or {}).get("num_blocks", 4), fusion, short_videos)
         self.action_net = DeepHARAction(num_actions=len(self.classes), num_joints=num_joints, dim=dim,
                                         feature_channels=feature_channels, **(hp["action_net"] or {}))  # fmt: skip
 

@@ -13,7 +13,9 @@ input size; for action models also the pose-branch version (v1, v2 or the releas
 blocks and of classes. The joint layout follows from the joints and the dimension (16 → ``pa16j``, 17 in 3D →
 ``pa17j``, 17 in 2D → ``coco17``, 20 → ``pa20j``). The clip length T is not in the weights: for deephar's two
 released action models (Penn Action: 2D, 16 joints, 15 classes; NTU: 3D, 20 joints, 60 classes) it is deephar's
-(16 and 20 frames), otherwise unset unless given (``model.action_net.num_frames=T``). ``model.*`` overrides change
+(16 and 20 frames) and so are the class names (Penn Action's and NTU's, in label order, as ``data=penn_action`` /
+``data=ntu`` name them), otherwise T is unset unless given (``model.action_net.num_frames=T``) and the classes are
+``action_1``..``action_N`` (a run on a datamodule gives them its names). ``model.*`` overrides change
 or complete the configuration (e.g. ``model.classes=[...]``, ``model.layout=NAME``); an override that contradicts
 the file is an error saying which configuration the file implies. The result loads with
 ``evaluate.py ckpt_path=OUT.ckpt``, ``predict.py`` and ``load_from_checkpoint``.
@@ -30,6 +32,8 @@ import lightning
 import torch
 from omegaconf import OmegaConf
 
+from har.data.formats.ntu import NTU60_CLASSES
+from har.data.formats.penn import PENN_CLASSES
 from har.models.keras_action_import import describe_merge_config, is_merge_file, load_merge_weights, read_merge_config
 from har.models.keras_import import KerasFile, load_keras_weights, read_keras_config
 
@@ -43,12 +47,13 @@ RELEASED_ACTION_MODELS = (
         "match": {"dim": 2, "num_joints": 16, "num_context_per_joint": 2, "num_blocks": 4, "num_actions": 15},
         "num_frames": 16,
         "eval_stride": 2,
+        "classes": list(PENN_CLASSES),  # deephar's action_labels order: the official names, sorted
     },
     {
         "name": "NTU RGB+D (weights_AR_merge_NTU_v2.h5, exp/ntu/eval_ntu_ar_pe_merge.py)",
         "match": {"dim": 3, "num_joints": 20, "depth_bins": 8, "num_blocks": 4, "num_actions": 60},
         "num_frames": 20,
-        "classes": [f"A{i:03d}" for i in range(1, 61)],  # NTU's action ids A001..A060 (deephar: label act − 1)
+        "classes": list(NTU60_CLASSES),  # NTU's actions A001..A060 in order (deephar: label = A − 1)
     },
 )
 
