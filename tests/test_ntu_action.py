@@ -67,6 +67,9 @@ def test_the_missing_skeleton_sample_is_a_counted_skip(ntu_forms):
     assert index.skipped == {"missing skeleton (NTU list of 302)": 1} and list(index.sample_ids) == [A, B]
     assert [dm.datasets[s].clip_id(0) for s in ("train", "val")] == [A, B]  # xsub: subject 1 trains, 3 tests
     assert dm.datasets["train"].label(0) == 9 and len(dm.classes) == 60 and dm.layout == "pa20j" and dm.pose_dim == 3
+    xview = _dm(root / "official", protocol="xview")
+    xview.setup("fit")  # cross-view: cameras 2 and 3 train, camera 1 tests
+    assert [xview.datasets[s].clip_id(0) for s in ("train", "val")] == [B, A]
 
 
 def _image_xy(sample):

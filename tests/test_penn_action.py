@@ -117,6 +117,10 @@ def test_class_subsets_unknown_names_and_bad_options(penn_forms):
         _dm(root / "official", classes=["moonwalk"]).setup("fit")
     with pytest.raises(ValueError, match="form"):
         _dm(root, form="csv")
+    with pytest.raises(ValueError, match="test_protocol"):
+        _dm(root, test_protocol="tsn")
+    with pytest.raises(ValueError, match="sampling"):
+        _dm(root, sampling="uniform")
     with pytest.raises(FileNotFoundError, match="neither"):
         _dm(root).setup("fit")
     with pytest.raises(ValueError, match="annotations.mat has no boxes"):

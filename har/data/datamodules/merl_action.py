@@ -38,6 +38,8 @@ class MerlActionDataModule(ClipDataModule):
         use_keypoints: read the records' keypoints (image pixels); keypoints_layout: their joint layout (flip pairs).
         test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test clip as
             ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
+        test_protocol: ``spread`` (the windows above) or ``deephar`` (deephar's clip enumeration, ``test_clips``
+            unused; :class:`~har.data.datasets.clips.MultiClipDataset`).
         synthetic: generator parameters for ``har.synthetic.merl.ensure_synthetic_merl``: ``prepare_data``
             writes (or reuses) the synthetic set in ``root``'s parent, whose ``action`` folder ``root`` must be (its
             files are ``merl_action_{train,val,test}.json``); None for real data.
@@ -70,6 +72,7 @@ class MerlActionDataModule(ClipDataModule):
         keypoints_layout: str | None = None,
         test_clips: int = 1,
         test_flip: bool = False,
+        test_protocol: str = "spread",
         synthetic: dict | None = None,
         roi_decode: bool = True,
     ) -> None:

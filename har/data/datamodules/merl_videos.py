@@ -45,6 +45,8 @@ class MerlVideoDataModule(ClipDataModule):
         videos_dir, labels_dir: the release's folder names.
         test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test clip as
             ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
+        test_protocol: ``spread`` (the windows above) or ``deephar`` (deephar's clip enumeration, ``test_clips``
+            unused; :class:`~har.data.datasets.clips.MultiClipDataset`).
         synthetic: generator parameters for ``har.synthetic.merl.ensure_synthetic_merl``: ``prepare_data``
             writes (or reuses) the synthetic set in ``root``'s parent, whose ``videos`` folder ``root`` must be (its
             boxes: ``boxes_file=person_boxes.json``); None for real data.
@@ -79,6 +81,7 @@ class MerlVideoDataModule(ClipDataModule):
         labels_dir: str = LABELS_DIR,
         test_clips: int = 1,
         test_flip: bool = False,
+        test_protocol: str = "spread",
         synthetic: dict | None = None,
     ) -> None:
         super().__init__()
