@@ -236,3 +236,20 @@ def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips()
     faults = result["page_faults_per_frame"]
     assert set(faults) >= {"train_roi", "train_whole", "eval_roi", "eval_whole"}
     assert all(isinstance(v, float) and v >= 0 for v in faults.values())
+
+
+def test_h36m_reader_quick_reports_index_builds_and_sample_loads(tmp_path):
+    """Both forms' index builds (train and val) and the per-sample load against the whole-frame decode, on a small
+    synthetic set; medians of 3 runs each."""
+    result, stdout = bench("h36m_reader", "--quick", "--workdir", str(tmp_path))
+    assert result["benchmark"] == "h36m_reader" and result["repeats"] == 3
+    for form in ("deephar", "mmpose"):
+        for split, frames in (("train", 300), ("val", 120)):
+            entry = result["index"][form][split]
+            assert entry["frames"] == frames and len(entry["runs_s"]) == 3
+            assert entry["seconds"] == sorted(entry["runs_s"])[1]  # the median
+            positive(entry, "frames_per_s")
+    sample = result["sample"]
+    assert sample["samples"] == 10 and sample["frame_size"] == [128, 128]
+    positive(sample, "load_ms", "decode_ms", "load_over_decode")
+    assert "sample load / frame decode" in stdout and "index build mmpose val" in stdout

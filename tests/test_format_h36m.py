@@ -14,9 +14,8 @@ from har.data.formats.h36m import (
     load_h36m_index,
     read_h36m_deephar,
     read_h36m_mmpose,
-    write_deephar_h36m_mat,
-    write_mmpose_h36m,
 )
+from har.data.formats.h36m_write import write_deephar_h36m_mat, write_mmpose_h36m
 from har.geometry.camera import Camera
 from har.layouts import PA17J
 

@@ -16,9 +16,8 @@ from har.data.formats.mpii import (
     load_mpii_index,
     read_mpii_deephar,
     read_mpii_mmpose,
-    write_deephar_mpii_mat,
-    write_mmpose_mpii,
 )
+from har.data.formats.mpii_write import write_deephar_mpii_mat, write_mmpose_mpii
 from har.layouts import PA16J
 
 

@@ -19,8 +19,9 @@ FIXED = {"rotation": 0.0, "rotation_prob": 0.0, "translation": 0.0, "half_body_p
 def datamodule(root, form="deephar", augment=None, **kwargs) -> H36mDataModule:
     if form == "mmpose":
         kwargs.setdefault("allow_missing_joints", True)
+    kwargs.setdefault("report_dir", None)
     dm = H36mDataModule(str(root), form=form, input_size=SIZE, augment=augment, num_workers=0, pin_memory=False,
-                        persistent_workers=False, report_dir=None, **kwargs)  # fmt: skip
+                        persistent_workers=False, **kwargs)  # fmt: skip
     dm.setup("validate")
     return dm
 
@@ -120,3 +121,43 @@ def test_synthetic_h36m_cameras_distort_and_sizes_match_the_protocol(tiny_h36m, 
     assert set(index.seq_subject.tolist()) == {9, 11} and set(index.seq_action.tolist()) == set(range(2, 17))
     assert (index.frame_numbers % 64 == 1).all()
     assert (np.abs(index.seq_cameras[:, 18:21]).max(axis=1) > 0).all()  # radial distortion, as H36M's cameras
+
+
+def test_the_data_report_lists_what_was_skipped(tiny_h36m, tmp_path):
+    import json
+
+    datamodule(tiny_h36m, report_dir=str(tmp_path))
+    report = json.loads((tmp_path / "data_report_h36m_val.json").read_text())
+    assert report["kept"] == 120 and report["removed"]["frames of a sequence without images"] == 1
+    assert report["bad_records"] == [["a02_s11_e02_c01", "-1", "frames of a sequence without images"]]
+    assert report["source"].endswith("annotations.mat")
+
+
+def test_synthetic_h36m_is_deterministic_reused_and_refuses_other_parameters(tiny_h36m, tmp_path):
+    from har.synthetic.h36m import ensure_synthetic_h36m
+    from tests.conftest import TINY_H36M
+
+    assert ensure_synthetic_h36m(tiny_h36m, **TINY_H36M) == tiny_h36m
+    with pytest.raises(ValueError, match="val_frames"):
+        ensure_synthetic_h36m(tiny_h36m, **{**TINY_H36M, "val_frames": 2})
+    small = {**TINY_H36M, "width": 64, "height": 64}
+    a, b = ensure_synthetic_h36m(tmp_path / "a", **small), ensure_synthetic_h36m(tmp_path / "b", **small)
+    mmpose_image = "images/S9/S9_Greeting_1.58860488/S9_Greeting_1.58860488_000001.jpg"
+    for name in ("images/a05_s09_e01_c03/00001.jpg", mmpose_image):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    npz = "annotation_body3d/fps50/h36m_test.npz"  # (a zip: its entries carry the time they were written)
+    with np.load(a / npz) as za, np.load(b / npz) as zb:
+        assert za.files == zb.files and all(np.array_equal(za[k], zb[k]) for k in za.files)
+
+
+def test_root_window_and_aspect_growth():
+    from har.geometry.boxes import grow_to_aspect
+    from har.geometry.camera import root_window
+
+    center, side = root_window(np.array([400.0, 300.0, 4500.0]), np.array([1140.0, 1150.0]))
+    np.testing.assert_allclose(center, [400.0, 300.0])
+    assert side == pytest.approx(2250.0 * 1150.0 / 4500.0)  # 2.25 m seen at the root's depth, larger focal length
+    with pytest.raises(ValueError, match="positive"):
+        root_window(np.array([0.0, 0.0, -10.0]), np.array([1.0, 1.0]))
+    np.testing.assert_allclose(grow_to_aspect((100.0, 50.0), 1.0), [100.0, 100.0])
+    np.testing.assert_allclose(grow_to_aspect((100.0, 100.0), 0.75), [100.0, 100.0 / 0.75])  # W/H = 192/256

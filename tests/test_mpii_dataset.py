@@ -132,3 +132,17 @@ def test_synthetic_mpii_is_reused_and_refuses_other_parameters(tiny_mpii):
     assert ensure_synthetic_mpii(tiny_mpii, **TINY_MPII) == tiny_mpii
     with pytest.raises(ValueError, match="num_train"):
         ensure_synthetic_mpii(tiny_mpii, **{**TINY_MPII, "num_train": 17})
+
+
+def test_a_non_square_input_grows_the_window_without_squashing(tiny_mpii):
+    dm = MpiiDataModule(str(tiny_mpii), input_size=(64, 48), num_workers=0, pin_memory=False, report_dir=None,
+                        persistent_workers=False)  # fmt: skip
+    dm.setup("validate")
+    s = dm.datasets["val"][0]
+    assert s["image"].shape == (3, 64, 48)
+    m = s["crop_to_image"].numpy()
+    sx, sy = np.hypot(*m[:, 0]), np.hypot(*m[:, 1])
+    assert sx == pytest.approx(sy, rel=0.03)  # the same image pixels per crop pixel along x and y (no squashing)
+    # the protocol's square fits the narrower input's width; the height grows to the aspect ratio
+    assert 48 * sx == pytest.approx(s["crop_size"].item(), rel=0.03)
+    assert 64 * sy == pytest.approx(s["crop_size"].item() * 64 / 48, rel=0.03)

@@ -36,9 +36,8 @@ from har.data.formats.h36m import (
     FRAME_STEP,
     SPLIT_SUBJECTS,
     H36mSequence,
-    write_deephar_h36m_mat,
-    write_mmpose_h36m,
 )
+from har.data.formats.h36m_write import write_deephar_h36m_mat, write_mmpose_h36m
 from har.synthetic.meta import check_meta, ensure_generated, read_meta, write_generated
 from har.synthetic.person3d import (
     H36M_FROM_CANONICAL,
@@ -210,3 +209,24 @@ def ensure_synthetic_h36m(root: str | Path, train_frames: int = 5, val_frames: i
     return ensure_generated(root, lambda: generate_synthetic_h36m(root, **params),
                             lambda r: _check_existing(r, params), _read_meta, "synthetic Human3.6M dataset",
                             log)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a synthetic Human3.6M dataset in both forms.")
+    parser.add_argument("root", type=Path, help="folder to create (or reuse, if made with the same parameters)")
+    parser.add_argument("--train-frames", type=int, default=5, help="frames per training sequence")
+    parser.add_argument("--val-frames", type=int, default=2, help="frames per validation sequence")
+    parser.add_argument("--subactions", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ensure_synthetic_h36m(args.root, args.train_frames, args.val_frames, args.subactions, args.width, args.height,
+                          args.seed)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,10 @@
 """Synthetic MERL Shopping data in the three forms users have: the fork's pose pickle, the fork's per-frame action
 JSON, and the official release's videos with MATLAB labels.
 
-A retail scene: a shopper (the stick person of :mod:`har.synthetic.coco`, upright, seen from the front or at a
-slight angle, with the same look in every clip of a subject) stands beside a shelf (boards with rows of products,
-on the left or the right of the frame) and performs the five MERL Shopping actions as distinct motions:
+A retail scene (:mod:`har.synthetic.merl_scene`): a shopper (the stick person of :mod:`har.synthetic.person`,
+upright, seen from the front or at a slight angle, with the same look in every clip of a subject) stands beside a
+shelf (boards with rows of products, on the left or the right of the frame) and performs the five MERL Shopping
+actions as distinct motions:
 
 - ``ReachToShelf``: one hand goes from the body into the shelf (the arm extends over the clip);
 - ``RetractFromShelf``: the reverse, sometimes holding a product;
@@ -58,6 +59,9 @@ Conventions:
 
 Every clip and video is drawn from its own generators seeded by ``(seed, purpose, subject, session, ...)``: the data
 are identical for the same parameters, and a clip does not depend on which forms or how many clips were asked for.
+
+One module on purpose (about 560 lines): the three forms are written from one clip plan, one parameter set and
+one check of an existing dataset; the scene itself is :mod:`har.synthetic.merl_scene`.
 """
 
 from __future__ import annotations

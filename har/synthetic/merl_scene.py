@@ -1,7 +1,11 @@
 """The synthetic MERL Shopping scene: a shopper (the stick person of :mod:`har.synthetic.person`, upright, seen from
 the front or at a slight angle, with the same look in every clip of a subject) beside a shelf, the five MERL
 actions as distinct motions, the rendering of a frame, and the script of a long video (segments of actions with
-idle transitions). :mod:`har.synthetic.merl` writes what this renders in MERL's three forms."""
+idle transitions). :mod:`har.synthetic.merl` writes what this renders in MERL's three forms.
+
+One module on purpose (about 540 lines): the stage (shelf, room, products), the motions and the rendering are one
+model of a shopper at a shelf; every motion reads the stage's geometry.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.data.formats.mpii import MpiiImage, MpiiPerson, write_deephar_mpii_mat, write_mmpose_mpii
+from har.data.formats.mpii import MpiiImage, MpiiPerson
+from har.data.formats.mpii_write import write_deephar_mpii_mat, write_mmpose_mpii
 from har.geometry.camera import Camera
 from har.synthetic.meta import check_meta, ensure_generated, read_meta, write_generated
 from har.synthetic.person3d import (
@@ -202,3 +203,22 @@ def ensure_synthetic_mpii(root: str | Path, num_train: int = 1500, num_val: int 
         root, lambda: generate_synthetic_mpii(root, **params), lambda r: _check_existing(r, params), _read_meta,
         "synthetic MPII dataset", log,
     )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write a synthetic MPII dataset in both forms.")
+    parser.add_argument("root", type=Path, help="folder to create (or reuse, if made with the same parameters)")
+    parser.add_argument("--num-train", type=int, default=1500)
+    parser.add_argument("--num-val", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-size", type=int, default=224)
+    parser.add_argument("--max-size", type=int, default=320)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ensure_synthetic_mpii(args.root, args.num_train, args.num_val, args.seed, args.min_size, args.max_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,18 +24,37 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import lightning.pytorch as pl
 import numpy as np
-from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, Sampler, SequentialSampler
+from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, Sampler
+
+
+class EpochSampler(Sampler[int]):
+    """``0 … n − 1`` in order, with the epoch Lightning sets on a batch sampler's ``sampler`` at each epoch start
+    (``set_epoch``): the place :class:`MixedBatchSampler` reads its epoch from on one process."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.epoch = int(n), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
 
 
 class MixedBatchSampler(BatchSampler):
     """Batches of a ``ConcatDataset`` holding ``counts[k]`` samples of part ``k`` each, in part order.
 
     Each part is drawn without replacement from its own shuffled queue, refilled with a new permutation when
-    exhausted (deephar's key queues), seeded by ``(seed, epoch, part)``: :meth:`set_epoch` reshuffles.
+    exhausted (deephar's key queues), seeded by ``(seed, epoch, part)``. The epoch is ``sampler``'s: Lightning calls
+    ``set_epoch`` on a batch sampler's ``sampler`` (an :class:`EpochSampler`, or its DistributedSampler under DDP)
+    at each epoch start; :meth:`set_epoch` sets it too.
 
     Args:
-        sampler: only its ``num_replicas`` and ``rank`` are read (Lightning's DistributedSampler under DDP); any
-            other sampler means one process.
+        sampler: its ``num_replicas`` and ``rank`` (Lightning's DistributedSampler under DDP; otherwise one process)
+            and its ``epoch`` are read.
         sizes: the parts' lengths (``ConcatDataset`` order).
         counts: samples of each part per batch (per process).
         num_batches: batches per epoch; None: the longest part's pass, ``max_k ceil(size_k / (counts_k · P))`` for
@@ -54,7 +73,7 @@ class MixedBatchSampler(BatchSampler):
             raise ValueError(f"counts must be ≥ 0 with at least one sample per batch, got {counts}")
         if any(s == 0 and c > 0 for s, c in zip(sizes, counts)):
             raise ValueError(f"a dataset with no sample cannot give {counts} per batch (sizes {sizes})")
-        super().__init__(sampler if sampler is not None else range(sum(sizes)), sum(counts), drop_last)
+        super().__init__(sampler if sampler is not None else EpochSampler(sum(sizes)), sum(counts), drop_last)
         self.sizes, self.counts, self.seed = sizes, counts, int(seed)
         self.num_replicas = int(getattr(sampler, "num_replicas", 1))
         self.rank = int(getattr(sampler, "rank", 0))
@@ -64,10 +83,13 @@ class MixedBatchSampler(BatchSampler):
         if int(num_batches) < 1:
             raise ValueError(f"num_batches must be ≥ 1, got {num_batches}")
         self.num_batches = int(num_batches)
-        self.epoch = 0
+
+    @property
+    def epoch(self) -> int:
+        return int(getattr(self.sampler, "epoch", 0))
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
         return self.num_batches
@@ -95,7 +117,8 @@ class MixedDataModule(pl.LightningDataModule):
     Args:
         datasets: name → pose datamodule (MPII, Human3.6M, ...; instantiated by Hydra), in ``eval_sets`` order.
             Each must produce the batch contract's keys (``har.data.datasets.windowed``) in ``layout``.
-        batch_counts: name → samples of that dataset per training batch (deephar: 14 MPII + 14 Human3.6M).
+        batch_counts: name → samples of that dataset per training batch (deephar: 14 MPII + 14 Human3.6M), or one
+            number for every dataset (deephar's ``BatchLoader`` with an int ``batch_size``).
         layout: the one joint layout of every dataset (``pa17j``).
         input_size: the one crop size (H, W) of every dataset.
         num_batches: training batches per epoch; None: the longest dataset's pass (deephar).
@@ -107,7 +130,7 @@ class MixedDataModule(pl.LightningDataModule):
     def __init__(
         self,
         datasets: Mapping[str, pl.LightningDataModule],
-        batch_counts: Mapping[str, int],
+        batch_counts: Mapping[str, int] | int,
         layout: str = "pa17j",
         input_size: Sequence[int] = (256, 256),
         num_batches: int | None = None,
@@ -118,6 +141,8 @@ class MixedDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.members = dict(datasets)
+        if isinstance(batch_counts, int):
+            batch_counts = dict.fromkeys(self.members, batch_counts)
         if set(batch_counts) != set(self.members):
             raise ValueError(f"batch_counts names {sorted(batch_counts)} != datasets {sorted(self.members)}")
         self.counts = [int(batch_counts[name]) for name in self.members]
@@ -159,8 +184,8 @@ class MixedDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         train = self.datasets["train"]
-        sampler = MixedBatchSampler(SequentialSampler(train), [len(d) for d in train.datasets], self.counts,
-                                    self.num_batches, self.seed)  # fmt: skip
+        sizes = [len(d) for d in train.datasets]
+        sampler = MixedBatchSampler(EpochSampler(len(train)), sizes, self.counts, self.num_batches, self.seed)
         return DataLoader(train, batch_sampler=sampler, **self.loader_args)
 
     def val_dataloader(self) -> list[DataLoader]:

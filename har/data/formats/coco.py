@@ -8,6 +8,10 @@ The built index is cached as an ``.npz`` next to the annotation file (or, where 
 ``$HAR_CACHE_DIR/coco_index`` / ``~/.cache/har/coco_index``), keyed by the file's size and modification time, the
 joint count, the filters and :data:`CACHE_VERSION`, so a second start reads arrays instead of parsing JSON. A stale,
 foreign or corrupt cache file is ignored and rebuilt.
+
+One module on purpose (about 600 lines): the record validation, the two products built from it (the training
+index and the ground truth for keypoint AP) and their cache share the record rules and the cache keying; split
+apart, each part would reach into the others' internals.
 """
 
 from __future__ import annotations

@@ -5,14 +5,14 @@ Layout under ``root``::
     Videos_MERL_Shopping_Dataset/{subject}_{session}_crop.mp4     920×680, 30 fps, ~2 minutes each
     Labels_MERL_Shopping_Dataset/{subject}_{session}_label.mat    tlabs: (5, 1) cells, one per class
 
-- **Labels**: ``tlabs`` holds, per class in the order of :data:`~har.data.formats.merl_classes.MERL_CLASSES`, an N × 2 array
-  of [start_frame, end_frame] segments. ``frame_base=1`` (the default) reads them as MATLAB writes frame numbers:
+- **Labels**: ``tlabs`` holds, per class in the order of :data:`~har.data.formats.merl_classes.MERL_CLASSES`, an
+  N × 2 array of [start_frame, end_frame] segments. ``frame_base=1`` (the default) reads them as MATLAB writes frame numbers:
   1-based, both ends inclusive; ``frame_base=0`` reads 0-based inclusive. (The release's numbering was not checked
   against real files here; a wrong base shows as segments ending one frame past the video, which
   ``on_segment_overflow="error"`` reports.) Internally a segment is 0-based half-open ``[start, stop)``.
 - **Samples**: each labelled segment of a class in ``classes`` is one sample (``classes`` may be any subset of the
-  five, in any order, in any spelling :mod:`~har.data.formats.merl_classes` normalises). With ``background=True`` the frames
-  in no segment of any class form an extra last class, ``Background``, cut into segments of ``background_length``
+  five, in any order, in any spelling :mod:`~har.data.formats.merl_classes` normalises). With ``background=True`` the
+  frames in no segment of any class form an extra last class, ``Background``, cut into segments of ``background_length``
   frames (a shorter remainder is kept when it has at least ``background_min_length`` frames, default T).
 - **Split**: by subject; the paper's split is train 1–20, validation 21–26, test 27–41 (``splits``, each a list of
   subject ids or a string like ``"1-20"`` / ``"1-5,9"``).

@@ -446,7 +446,6 @@ def _skeleton_video(sample: NtuSampleId, path: Path, root: Path, stride: int, bo
         if not video.is_file():
             raise _Skip("missing video", f"video {video} not found")
         if probe_videos:
-
             count, width, height = probe_video(video)
             size = (width, height)
             if count < seq.num_frames:
