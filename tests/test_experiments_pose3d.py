@@ -39,3 +39,33 @@ def test_experiment_fast_dev_run(experiment, tiny_mpii, tiny_h36m, tmp_path):
     assert expected <= metrics.keys(), sorted(metrics)
     plain = compose_config("train", [f"experiment={experiment}"], tmp_path / "plain")
     assert plain.callbacks.model_checkpoint.monitor in expected  # the best checkpoint is chosen by a logged metric
+
+
+def test_ddp_sim_evaluation_equals_one_process(tiny_mpii, tiny_h36m, tmp_path):
+    """evaluate.py on the mixed data, one process and trainer=ddp_sim (2 processes, gloo, padded samplers on both
+    validation loaders): every set's metrics are equal."""
+    import json
+
+    import torch
+
+    from har.lit.pose import PoseModule
+    from tests.test_predict import SGD, _randomise, _save
+    from tests.test_train_evaluate import run
+
+    torch.manual_seed(0)
+    net = {"num_joints": 17, "num_blocks": 1, "num_context_per_joint": 0, "depth_bins": 4, "width": 32,
+           "input_size": [64, 64]}  # fmt: skip
+    module = PoseModule(net=net, optimizer=SGD, layout="pa17j")
+    _randomise(module, module.net)
+    ckpt = _save(module, tmp_path / "pose3d.ckpt")
+    data = [o.replace("batch_size=2", "batch_size=3") for o in tiny_overrides("synthetic_pose3d", tiny_mpii, tiny_h36m)
+            if o.startswith("data.")]  # batches of 3: the samplers pad the last ones  # fmt: skip
+    common = [f"ckpt_path={ckpt}", "experiment=synthetic_pose3d", *data]
+    run("evaluate.py", *common, f"hydra.run.dir={tmp_path / 'one'}")
+    run("evaluate.py", *common, f"hydra.run.dir={tmp_path / 'two'}", "trainer=ddp_sim")
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    keys = [k for k in one if k.startswith(("test/mpii/", "test/h36m/"))]
+    assert {"test/mpii/pckh@0.5", "test/h36m/mpjpe", "test/h36m/p_mpjpe"} <= set(keys)
+    for key in keys:
+        assert two[key] == pytest.approx(one[key], rel=1e-6, abs=1e-9), key
