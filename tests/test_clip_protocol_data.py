@@ -53,8 +53,9 @@ class _Videos:
     def clip_length(self, i):
         return self.lengths[i]
 
-    def item(self, i, positions):
+    def item(self, i, positions, boxes=None):
         t = len(positions)
+        self.boxes = boxes
         uv = torch.tensor([[0.25, 0.5], [0.75, 0.5]]).repeat(t, 1, 1)
         return {"frames": torch.zeros(t, 3, 4, 6, dtype=torch.uint8), "crop_to_image": torch.zeros(t, 2, 3),
                 "flipped": torch.tensor(False), "index": torch.tensor(i), "label": torch.tensor(i),
@@ -123,3 +124,15 @@ def test_clip_pose_targets_encode_with_the_codec_and_mask_outside_joints():
     assert out["pose_z"].tolist() == [[0.5, 0.0, 0.0, 0.0]]
     no_depth = clip_pose_targets(kp, codec)
     assert not no_depth["pose_z_valid"].any() and no_depth["pose_z"].abs().sum() == 0
+
+
+def test_deephar_clips_use_a_per_clip_box_where_the_dataset_has_one():
+    videos = _Videos([40, 12])
+    videos.multi_clip_box = lambda video, clip: np.array([1.0, 2.0, 3.0, 4.0]) if clip == 1 or video == 1 else None
+    ds = MultiClipDataset(videos, protocol="deephar")
+    ds[0]
+    assert videos.boxes is None  # clip 0: the frames' boxes
+    ds[1]
+    assert videos.boxes.shape == (8, 4) and (videos.boxes == [1, 2, 3, 4]).all()
+    ds[5]  # the short video's padded clip never takes a clip box
+    assert videos.boxes is None

@@ -132,9 +132,15 @@ def test_cvpr18_clip_boxes_become_per_frame_boxes(penn_forms, tmp_path):
     rows = index.frame_rows(int(np.flatnonzero(index.splits == "test")[0]))
     got = boxes[rows]
     assert np.allclose(got[0:31:2], [5, 6, 40, 60]) and np.isnan(got[1]).all() and np.isnan(got[32:]).all()
-    dm = _dm(root / "deephar", boxes="predicted", predicted_boxes=str(path))
+    dm = _dm(root / "deephar", boxes="predicted", predicted_boxes=str(path), test_protocol="deephar", test_flip=True)
     dm.setup("test")
     assert not np.isnan(dm._boxes).any()  # frames without a predicted box take the joints' box
+    # deephar's multi-clip test crops the clip (and its mirror) around the clip's own box: centre (22.5, 33)
+    test = dm.datasets["test"]
+    assert test.base.multi_clip_box(0, 0).tolist() == [5, 6, 40, 60] and test.base.multi_clip_box(0, 1) is None
+    for item in (test[0], test[1]):
+        centre = item["crop_to_image"][0].double().numpy() @ np.array([15.5, 15.5, 1.0])
+        assert np.allclose(centre, [22.5, 33.0], atol=0.6)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +166,28 @@ def test_synthetic_penn_forms_agree_and_are_reused(tiny_synthetic_penn):
     dm = _dm(root / "deephar", predicted_boxes="penn_pred_bboxes_multitask.json", boxes="auto")
     dm.setup("test")  # TPAMI boxes for every frame
     assert not np.isnan(dm._boxes).any()
+
+
+def test_a_multi_clip_test_batch_carries_the_clip_batch_contract(penn_forms):
+    root, _ = penn_forms
+    dm = _dm(root / "official", test_protocol="deephar", test_flip=True)
+    dm.setup("test")
+    batch = next(iter(dm.test_dataloader()))
+    expected = {"frames": ((2, 16, 3, *SIZE), torch.uint8), "label": ((2,), torch.int64),
+                "crop_to_image": ((2, 16, 2, 3), torch.float32), "flipped": ((2,), torch.bool),
+                "index": ((2,), torch.int64), "pose_uv": ((2, 16, 16, 2), torch.float32),
+                "pose_valid": ((2, 16, 16), torch.bool), "pose_z": ((2, 16, 16), torch.float32),
+                "pose_z_valid": ((2, 16, 16), torch.bool), "video": ((2,), torch.int64), "clip": ((2,), torch.int64),
+                "short": ((2,), torch.bool)}  # fmt: skip
+    for key, (shape, dtype) in expected.items():
+        assert tuple(batch[key].shape) == shape and batch[key].dtype == dtype, key
+    assert batch["flipped"].tolist() == [False, True] and batch["video"].tolist() == [0, 0]
+
+
+def test_required_paths_name_each_forms_files(penn_forms, tmp_path):
+    root, _ = penn_forms
+    official = {what for path, what in _dm(root / "official").required_paths({"train"}) if path.exists()}
+    assert official == {"data.root", "the frames folder", "the label folder (official release)"}
+    deephar = _dm(root / "deephar", predicted_boxes="missing.json").required_paths({"test"})
+    assert [p.exists() for p, _ in deephar] == [True, True, True, False]  # the box file is missing
+    assert "annotations.mat" in _dm(tmp_path).expected_layout()

@@ -109,14 +109,15 @@ def perform(motion: Motion, how: Performance, num_frames: int) -> np.ndarray:
 
 
 def camera_for(image_size: tuple[int, int], rng: np.random.Generator):
-    """A distortion-free camera in front of the person (on the world's +y side, where a yaw-0 person faces), at a
-    distance and height that frame a standing person in ``image_size`` (W, H)."""
+    """A distortion-free camera in front of the person (on the world's +y side, where a yaw-0 person faces), far
+    enough that the frame's height covers 2.3-2.8 m around 1 m above the floor (a standing person with raised arms)."""
     w, h = image_size
-    portrait = h > w
-    return ring_camera(90.0 + float(rng.uniform(-10, 10)), image_size,
-                       radius=float(rng.uniform(3400, 4200) if not portrait else rng.uniform(3000, 3600)),
-                       height=float(rng.uniform(900, 1400)), target=(0.0, 0.0, 950.0),
-                       fov_deg=48.0 if not portrait else 40.0, k=(0.0, 0.0, 0.0), p=(0.0, 0.0))  # fmt: skip
+    fov = 48.0 if w >= h else 36.0
+    half_v = math.atan(math.tan(math.radians(fov) / 2) * h / w)
+    radius = float(rng.uniform(1150, 1400)) / math.tan(half_v)
+    return ring_camera(90.0 + float(rng.uniform(-10, 10)), image_size, radius=radius,
+                       height=float(rng.uniform(900, 1300)), target=(0.0, 0.0, 1000.0), fov_deg=fov, k=(0.0, 0.0, 0.0),
+                       p=(0.0, 0.0))  # fmt: skip
 
 
 def background(image_size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -13,9 +13,11 @@ import numpy as np
 
 from har.data.clip_protocol import deephar_multi_clips
 from har.data.datamodules.clips import ClipDataModule, check_clip_args
-from har.data.datasets.penn import PennActionDataset, keypoint_boxes
+from har.data.datasets.clips import keypoint_boxes
+from har.data.datasets.penn import PennActionDataset
 from har.data.formats.penn import (
     DEEPHAR_ANNOTATIONS,
+    FRAMES_DIR,
     LABELS_DIR,
     PennIndex,
     load_penn_deephar,
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 FORMS = ("auto", "official", "deephar")
 BOX_SOURCES = ("auto", "annotation", "joints", "predicted", "frame")
 PENN_SPLITS = ("train", "test")
+CVPR18_CLIP_FRAMES = 16  # the clips of deephar's penn_pred_bboxes_16f.json
 
 
 def detect_penn_form(root: Path, annotations: str = DEEPHAR_ANNOTATIONS) -> str:
@@ -44,17 +47,30 @@ def detect_penn_form(root: Path, annotations: str = DEEPHAR_ANNOTATIONS) -> str:
                             f"{root / annotations} (deephar's form)")  # fmt: skip
 
 
-def cvpr18_frame_boxes(path: str | Path, index: PennIndex, subsampling: int = 2, num_frames: int = 16) -> np.ndarray:
+def cvpr18_clip_boxes(path: str | Path, index: PennIndex, subsampling: int = 2) -> dict[tuple[int, int], np.ndarray]:
+    """deephar's CVPR'18 clip boxes (unflipped) as (index video, clip number) → (4,) box, for the test videos."""
+    clips = read_boxes_cvpr18(path)
+    out = {}
+    for v in np.flatnonzero(index.splits == "test"):
+        for (record, s, k, flip), box in clips.items():
+            if record == index.records[v] and s == subsampling and flip == 0:
+                out[(int(v), k)] = box
+    return out
+
+
+def cvpr18_frame_boxes(path: str | Path, index: PennIndex, subsampling: int = 2,
+                       num_frames: int = CVPR18_CLIP_FRAMES) -> np.ndarray:  # fmt: skip
     """Per-frame boxes (N, 4) from deephar's CVPR'18 clip boxes (``penn_pred_bboxes_16f.json``, test videos only):
     a frame takes the union of the unflipped boxes of the clips (:func:`~har.data.clip_protocol.deephar_multi_clips`,
     T = ``num_frames``, stride ``subsampling``) that hold it; NaN where no clip does. deephar used each clip's box for
-    that clip alone; a union per frame is what a clip sampler independent of deephar's enumeration can use."""
-    clips = read_boxes_cvpr18(path)
+    that clip alone (:func:`cvpr18_clip_boxes`, used for deephar's multi-clip test); a union per frame is what other
+    clips (training, single-clip evaluation) can use."""
+    clips = cvpr18_clip_boxes(path, index, subsampling)
     out = np.full((len(index.frame_numbers), 4), np.nan, np.float32)
     for v in np.flatnonzero(index.splits == "test"):
         rows = index.frame_rows(int(v))
         for k, positions in enumerate(deephar_multi_clips(index.num_frames(int(v)), num_frames, subsampling)):
-            box = clips.get((int(index.records[v]), subsampling, k, 0))
+            box = clips.get((int(v), k))
             if box is None:
                 continue
             for p in np.unique(positions):
@@ -73,7 +89,9 @@ class PennActionDataModule(ClipDataModule):
         annotations: deephar's annotation file name, relative to ``root``.
         predicted_boxes: deephar's predicted-box JSON (relative to ``root`` or absolute), either key format: the
             TPAMI list ``[test, train, valid]`` of ``'%d.%d'`` per-frame boxes, or the CVPR'18 dict of
-            ``'%04d.%d.%03d.%d'`` clip boxes (:func:`cvpr18_frame_boxes`); None for none. deephar's form only.
+            ``'%04d.%d.%03d.%d'`` clip boxes: deephar's multi-clip test crops each clip around its own box (with
+            ``num_frames`` 16 and ``eval_stride`` = ``cvpr18_subsampling``, deephar's setting); other clips use the
+            per-frame unions of :func:`cvpr18_frame_boxes`. None for none. deephar's form only.
         cvpr18_subsampling: the subsampling of a CVPR'18 box file's keys (deephar: 2).
         boxes: the person box of each frame: ``annotation`` (the official ``bbox``), ``joints`` (the labelled joints'
             extent, deephar's GT box), ``predicted`` (``predicted_boxes``), ``frame`` (whole frames), or ``auto``
@@ -146,8 +164,34 @@ class PennActionDataModule(ClipDataModule):
             self.synthetic_subdir = self.root.name
         self._index: PennIndex | None = None
         self._boxes: np.ndarray | None = None
+        self._clip_boxes: dict[tuple[int, int], np.ndarray] = {}
 
     synthetic_generator = staticmethod(ensure_synthetic_penn)
+    readme_section = "Penn Action and NTU RGB+D"
+    synthetic_experiment = "synthetic_penn"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, ``frames/``, the form's labels (``labels/`` or deephar's annotation file) and the predicted-box
+        file when one is set (for the pre-run checks)."""
+        hp = self.hparams
+        paths = [(self.root, "data.root"), (self.root / FRAMES_DIR, "the frames folder")]
+        form = hp.form
+        if form == "auto":
+            form = "deephar" if (self.root / hp.annotations).is_file() else "official"
+        if form == "official":
+            paths.append((self.root / LABELS_DIR, "the label folder (official release)"))
+        else:
+            paths.append((self.root / hp.annotations, "deephar's annotation file (data.annotations)"))
+        if hp.predicted_boxes is not None:
+            box_file = Path(hp.predicted_boxes)
+            paths.append(
+                (box_file if box_file.is_absolute() else self.root / box_file, "the box file (data.predicted_boxes)")
+            )
+        return paths
+
+    def expected_layout(self) -> str:
+        return (f"{self.root}/labels/%04d.mat + frames/%04d/%06d.jpg (official release) or "
+                f"{self.root}/{self.hparams.annotations} + frames/ (deephar's form)")  # fmt: skip
 
     @property
     def layout(self) -> str:
@@ -206,7 +250,13 @@ class PennActionDataModule(ClipDataModule):
         hp = self.hparams
         text = path.read_text()[:1] if path.is_file() else ""
         if text == "{":  # CVPR'18: a dict of clip boxes
-            return cvpr18_frame_boxes(path, index, hp.cvpr18_subsampling, hp.num_frames)
+            if hp.num_frames == CVPR18_CLIP_FRAMES and hp.eval_stride == hp.cvpr18_subsampling:
+                self._clip_boxes = cvpr18_clip_boxes(path, index, hp.cvpr18_subsampling)
+            else:
+                log.warning("%s: clip boxes of %d frames at stride %d, clips here are %d at %d: deephar's multi-clip "
+                            "test uses per-frame unions of them", path, CVPR18_CLIP_FRAMES, hp.cvpr18_subsampling,
+                            hp.num_frames, hp.eval_stride)  # fmt: skip
+            return cvpr18_frame_boxes(path, index, hp.cvpr18_subsampling)
         boxes, counts = read_boxes_tpami(path, index)  # raises on a missing or malformed file
         if counts:
             log.info("%s: %s", path, dict(counts))
@@ -229,4 +279,4 @@ class PennActionDataModule(ClipDataModule):
         counts = Counter(labels.tolist())
         log.info("Penn Action (%s) %s split: %d videos of %d classes", index.source, split, len(videos), len(counts))
         return PennActionDataset(index, videos, labels, self.classes, self._boxes, sampler, transform, train,
-                                 hp.roi_decode)  # fmt: skip
+                                 hp.roi_decode, self._clip_boxes)  # fmt: skip

@@ -11,13 +11,28 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from har.data.clip_protocol import deephar_clip_indices, deephar_multi_clips
+from har.data.clip_protocol import deephar_multi_clips, multi_clip_indices
 from har.data.io import jpeg_roi
 from har.data.sampling import ClipSampler, multi_clip_positions, sample_rng
 from har.data.transforms.clip import ClipTransform, flip_sample
 from har.geometry.affine import crop_source_window
 from har.geometry.boxes import fill_empty_boxes
 from har.geometry.warp import warp_region
+
+
+def keypoint_boxes(keypoints: np.ndarray) -> np.ndarray:
+    """(N, J, 3) keypoints x, y, v → (N, 4) [x1, y1, x2, y2] boxes of each row's labelled joints (v > 0), widened to
+    at least one pixel; NaN rows where none is labelled."""
+    out = np.full((len(keypoints), 4), np.nan, np.float32)
+    labelled = keypoints[..., 2] > 0
+    rows = labelled.any(axis=1)
+    if rows.any():
+        xy = keypoints[rows, :, :2].astype(np.float64)
+        mask = labelled[rows]
+        lo = np.where(mask[..., None], xy, np.inf).min(axis=1)
+        hi = np.where(mask[..., None], xy, -np.inf).max(axis=1)
+        out[rows] = np.concatenate([lo, np.maximum(hi, lo + 1.0)], axis=1)
+    return out
 
 
 class ClipDataset(Dataset):
@@ -94,16 +109,24 @@ class ClipDataset(Dataset):
         naming the frame and the clip for a missing file."""
         return None
 
-    def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None) -> dict:
-        """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training)."""
+    def multi_clip_box(self, i: int, clip: int) -> np.ndarray | None:
+        """A fixed person box (4,) [x1, y1, x2, y2] for clip number ``clip`` of deephar's multi-clip enumeration of
+        video ``i`` (deephar's CVPR'18 Penn boxes are per test clip), or None: the frames' boxes."""
+        return None
+
+    def item(self, i: int, positions: np.ndarray, rng: np.random.Generator | None = None,
+             boxes: np.ndarray | None = None) -> dict:  # fmt: skip
+        """The sample of clip ``i`` at frame ``positions`` (augmented with ``rng`` when training); ``boxes`` (T, 4)
+        replaces the frames' boxes (:meth:`clip_boxes`) when given."""
         keypoints = self.keypoints(i, positions)
         depth = self.pose_depth(i, positions) if keypoints is not None else None
         encoded = self.read_encoded(i, positions) if self.roi_decode else None
-        sample = self._item_from_regions(i, positions, encoded, rng, keypoints, depth) if encoded else None
+        sample = self._item_from_regions(i, positions, encoded, rng, keypoints, depth, boxes) if encoded else None
         if sample is None:
             frames = self.read_frames(i, positions)
             h0, w0 = frames[0].shape[:2]
-            boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
+            if boxes is None:
+                boxes = fill_empty_boxes(self.clip_boxes(i), (w0, h0))[positions]  # filled from the whole clip's frames
             sample = self.transform(frames, boxes, rng, keypoints, depth)
         if keypoints is not None:
             sample["keypoints"] = torch.from_numpy(keypoints.astype(np.float32))
@@ -117,7 +140,8 @@ class ClipDataset(Dataset):
 
     def _item_from_regions(self, i: int, positions: np.ndarray, encoded: list[tuple[np.ndarray, str]],
                            rng: np.random.Generator | None, keypoints: np.ndarray | None,
-                           depth: tuple[np.ndarray, np.ndarray] | None = None) -> dict | None:  # fmt: skip
+                           depth: tuple[np.ndarray, np.ndarray] | None = None,
+                           boxes: np.ndarray | None = None) -> dict | None:  # fmt: skip
         """The transform's sample from the JPEG regions its crops read (libjpeg-turbo, :mod:`har.data.io.jpeg_roi`):
         the same sample as from whole frames. None, before anything is drawn from ``rng``, where a frame is not a
         plain JPEG (another format, CMYK, an EXIF orientation) or the decoder is unavailable: decode whole then."""
@@ -130,7 +154,8 @@ class ClipDataset(Dataset):
         if any(info.orientation > 1 or not info.supported for info in infos):
             return None
         image_size = infos[0].size
-        boxes = fill_empty_boxes(self.clip_boxes(i), image_size)[positions]
+        if boxes is None:
+            boxes = fill_empty_boxes(self.clip_boxes(i), image_size)[positions]
         affines, flipped = self.transform.plan(boxes, image_size, rng)
         out_h, out_w = self.transform.input_size
         crops = []
@@ -157,7 +182,8 @@ class MultiClipDataset(Dataset):
       ``int(T / 2) + s − 1`` frames while ``start + T·s ≤ n``; a video with no such clip (``n < T·s``) is scored on
       one clip, deephar's centred single clip (stride lowered, frames repeated when ``n < T``), flagged ``short``
       (deephar gives it no clip and counts it correct: a metric's reproduction flag may do that with ``short``).
-      ``num_clips`` is unused.
+      ``num_clips`` is unused. Where the base dataset has a box per clip (:meth:`ClipDataset.multi_clip_box`, deephar's
+      CVPR'18 Penn boxes), the clip and its mirror are cropped around it.
     - ``spread``: ``num_clips`` windows spread evenly over the video (:func:`har.data.sampling.multi_clip_positions`);
       ``short`` where the window had to lower its stride or repeat frames (``n < (T − 1)·s + 1``).
 
@@ -197,16 +223,21 @@ class MultiClipDataset(Dataset):
         n = self.base.clip_length(video)
         if self.protocol == "spread":
             return multi_clip_positions(n, self.num_frames, self.stride, self.num_clips)[clip]
-        if self.short[video]:
-            return deephar_clip_indices(n, self.num_frames, self.stride)
-        return deephar_multi_clips(n, self.num_frames, self.stride)[clip]
+        return multi_clip_indices(n, self.num_frames, self.stride, short_video="pad")[clip]
 
     def __getitem__(self, k: int) -> dict:
         if not 0 <= k < len(self):
             raise IndexError(f"item {k} outside a multi-clip dataset of {len(self)}")
         video = int(np.searchsorted(self._offsets, k, side="right") - 1)
         clip, mirrored = divmod(int(k - self._offsets[video]), self._mirrors)
-        sample = self.base.item(video, self.positions(video, clip))
+        positions = self.positions(video, clip)
+        box = None
+        if self.protocol == "deephar" and not self.short[video]:
+            box = getattr(self.base, "multi_clip_box", lambda *_: None)(video, clip)
+        if box is None:
+            sample = self.base.item(video, positions)
+        else:
+            sample = self.base.item(video, positions, boxes=np.tile(np.asarray(box, np.float64), (len(positions), 1)))
         if mirrored:
             transform = getattr(self.base, "transform", None)
             sample = flip_sample(sample, getattr(transform, "flip_index", None))

@@ -18,21 +18,6 @@ from har.data.sampling import ClipSampler
 from har.data.transforms.clip import ClipTransform
 
 
-def keypoint_boxes(keypoints: np.ndarray) -> np.ndarray:
-    """(N, J, 3) keypoints x, y, v → (N, 4) [x1, y1, x2, y2] boxes of each row's labelled joints (v > 0), widened to
-    at least one pixel; NaN rows where none is labelled."""
-    out = np.full((len(keypoints), 4), np.nan, np.float32)
-    labelled = keypoints[..., 2] > 0
-    rows = labelled.any(axis=1)
-    if rows.any():
-        xy = keypoints[rows, :, :2].astype(np.float64)
-        mask = labelled[rows]
-        lo = np.where(mask[..., None], xy, np.inf).min(axis=1)
-        hi = np.where(mask[..., None], xy, -np.inf).max(axis=1)
-        out[rows] = np.concatenate([lo, np.maximum(hi, lo + 1.0)], axis=1)
-    return out
-
-
 class PennActionDataset(ClipDataset):
     """Videos ``videos`` of a :class:`PennIndex` as clips; items as :class:`~har.data.datasets.clips.ClipDataset`
     describes, with ``frame_indices`` = the 1-based Penn frame numbers and the pose keys (``pose_uv`` …, pa16j).
@@ -44,17 +29,22 @@ class PennActionDataset(ClipDataset):
         boxes: (N, 4) per-frame person boxes aligned with ``index``'s frames (NaN: none, filled from the nearest
             frame, else the whole frame).
         sampler, transform, train, roi_decode: as :class:`~har.data.datasets.clips.ClipDataset`.
+        multi_clip_boxes: (index video, clip number) → (4,) box of that clip of deephar's multi-clip enumeration
+            (deephar's CVPR'18 boxes), used by :class:`~har.data.datasets.clips.MultiClipDataset`'s ``deephar``
+            protocol.
     """
 
     def __init__(self, index: PennIndex, videos: np.ndarray, labels: np.ndarray, classes: Sequence[str],
                  boxes: np.ndarray, sampler: ClipSampler, transform: ClipTransform, train: bool,
-                 roi_decode: bool = True) -> None:  # fmt: skip
+                 roi_decode: bool = True,
+                 multi_clip_boxes: dict[tuple[int, int], np.ndarray] | None = None) -> None:  # fmt: skip
         super().__init__(sampler, transform, train, classes, roi_decode)
         if len(videos) != len(labels):
             raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
         if len(boxes) != len(index.frame_numbers):
             raise ValueError(f"{len(boxes)} boxes for the index's {len(index.frame_numbers)} frames")
         self.index, self.videos, self.labels, self.boxes = index, np.asarray(videos), np.asarray(labels), boxes
+        self.multi_clip_boxes = multi_clip_boxes or {}
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -89,6 +79,9 @@ class PennActionDataset(ClipDataset):
 
     def clip_boxes(self, i: int) -> np.ndarray:
         return self.boxes[self._rows(i)]
+
+    def multi_clip_box(self, i: int, clip: int) -> np.ndarray | None:
+        return self.multi_clip_boxes.get((int(self.videos[i]), int(clip)))
 
     def keypoints(self, i: int, positions: np.ndarray) -> np.ndarray:
         return self.index.keypoints[self._rows(i)][positions]
