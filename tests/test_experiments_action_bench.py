@@ -57,7 +57,8 @@ def one_step_checkpoint(tiny_ntu, tmp_path_factory):
     multi-clip + flip test."""
     out = tmp_path_factory.mktemp("bench_train")
     actions = f"data.actions={json.dumps(TINY_NTU['actions'])}"
-    data = [f"data.root={tiny_ntu / 'official'}", "data.synthetic=null", actions, NTU_CLASSES, "data.test_protocol=deephar", "data.test_flip=true", *SMALL]  # fmt: skip
+    data = [f"data.root={tiny_ntu / 'official'}", "data.synthetic=null", actions, NTU_CLASSES,
+            "data.test_protocol=deephar", "data.test_flip=true", *SMALL]  # fmt: skip
     overrides = ["experiment=ntu_action", *data, "trainer=cpu", "trainer.max_epochs=1", "logger=csv",
                  "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "test=false"]  # fmt: skip
     train(compose_config("train", overrides, out))
