@@ -83,3 +83,16 @@ def tiny_penn(tmp_path_factory) -> Path:
     from har.synthetic.penn import ensure_synthetic_penn
 
     return ensure_synthetic_penn(tmp_path_factory.mktemp("data") / "synthetic_penn", **TINY_PENN)
+
+
+TINY_NTU = {"actions": [23, 27, 38], "train_per_class": 1, "test_per_class": 1, "frame_size": [96, 54],
+            "frames": [20, 30], "seed": 2}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_ntu(tmp_path_factory) -> Path:
+    """Synthetic NTU RGB+D in both forms (official/, deephar/), three actions, one train and one test video each,
+    generated once."""
+    from har.synthetic.ntu import ensure_synthetic_ntu
+
+    return ensure_synthetic_ntu(tmp_path_factory.mktemp("data") / "synthetic_ntu", **TINY_NTU)

@@ -47,9 +47,12 @@ def test_experiment_composes(experiment, config_name, tmp_path):
 def tiny_data_fixture(cfg) -> str | None:
     """The tiny dataset fixture (conftest) an experiment's data needs beside tiny_coco and tiny_merl, if any."""
     target = cfg.data._target_
-    return {"PennActionDataModule": "tiny_penn", "PoseFeatureDataModule": "tiny_pose_features"}.get(
-        target.rsplit(".", 1)[-1]
-    )
+    fixtures = {
+        "PennActionDataModule": "tiny_penn",
+        "NtuDataModule": "tiny_ntu",
+        "PoseFeatureDataModule": "tiny_pose_features",
+    }
+    return fixtures.get(target.rsplit(".", 1)[-1])
 
 
 def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Path | None = None) -> list[str]:
@@ -74,6 +77,9 @@ def small_run_overrides(cfg, tiny_coco: Path, tiny_merl: Path, tiny_features: Pa
     elif target.endswith("PennActionDataModule"):  # the tiny synthetic Penn (tests/conftest.py: TINY_PENN)
         data = [f"data.root={tiny_features / 'official'}", "data.synthetic=null", "data.num_frames=4",
                 "data.classes=[jumping_jacks,squat,pullup]", *loader]  # fmt: skip
+    elif target.endswith("NtuDataModule"):  # the tiny synthetic NTU (tests/conftest.py: TINY_NTU)
+        data = [f"data.root={tiny_features / 'official'}", "data.synthetic=null", "data.num_frames=4",
+                "data.actions=[23,27,38]", "data.classes=['hand waving','jump up',salute]", *loader]  # fmt: skip
     elif target.endswith("PoseFeatureDataModule"):  # features of a width-32 pose network
         features = [f"data.root={tiny_features}", *(o for o in loader if "input_size" not in o)]
         return [*features, "model.feature_channels=32"]

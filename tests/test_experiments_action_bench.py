@@ -8,18 +8,25 @@ import json
 import pytest
 
 from har.run.pipeline import train
-from tests.conftest import TINY_PENN
+from tests.conftest import TINY_NTU, TINY_PENN
 from tests.test_configs import compose_config
 from tests.test_train_evaluate import run
 
-BENCH = ["penn_action", "synthetic_penn"]
+BENCH = ["penn_action", "synthetic_penn", "ntu_action", "synthetic_ntu"]
 # A small network and short clips; the data generated on first use at the tiny size.
 SMALL = ["data.num_frames=4", "data.input_size=[64,64]", "data.batch_size=2", "data.num_workers=0",
          "data.persistent_workers=false", "model.pose_net.width=32", "model.pose_net.num_blocks=2"]  # fmt: skip
+NTU_CLASSES = "data.classes=['hand waving','jump up',salute]"  # TINY_NTU's actions 23, 27, 38 by name
+
+
+def _generated(data: str, params: dict) -> list[str]:
+    return [f"data={data}", *(f"data.synthetic.{k}={json.dumps(v).replace(' ', '')}" for k, v in params.items())]
+
+
 SYNTHETIC = {
-    "penn": ["data=synthetic_penn", f"data.classes=[{','.join(TINY_PENN['classes'])}]",
-             *(f"data.synthetic.{k}={json.dumps(v).replace(' ', '')}" for k, v in TINY_PENN.items())],
-}  # fmt: skip
+    "penn": [*_generated("synthetic_penn", TINY_PENN), f"data.classes=[{','.join(TINY_PENN['classes'])}]"],
+    "ntu": [*_generated("synthetic_ntu", TINY_NTU), f"data.actions={json.dumps(TINY_NTU['actions'])}", NTU_CLASSES],
+}
 
 
 def _dataset(experiment: str) -> str:
@@ -34,7 +41,9 @@ def test_experiment_runs_one_batch_of_each_stage_on_generated_synthetic_data(exp
     assert (tmp_path / "data" / f"synthetic_{_dataset(experiment)}" / "official").is_dir()  # generated on first use
     blocks = [f"test/acc_{branch}_block{b}" for branch in ("pose", "appearance") for b in range(1, 5)]
     expected = {"val/acc", "test/acc", "test/acc_macro", "test/acc_best_block", "test/best_block",
-                "test/acc_without_flip", "train/loss_pose_clip", "test/loss_pose_clip", *blocks}  # fmt: skip
+                "train/loss_pose_clip", "test/loss_pose_clip", *blocks}  # fmt: skip
+    if _dataset(experiment) == "penn":  # multi-clip + flip (NTU: one centred clip per video, deephar's CVPR'18 test)
+        expected.add("test/acc_without_flip")
     assert expected <= metrics.keys(), expected - metrics.keys()
     assert 1 <= metrics["test/best_block"] <= 9
     assert metrics["test/acc_best_block"] >= max(metrics[k] for k in [*blocks, "test/acc"])
@@ -43,19 +52,22 @@ def test_experiment_runs_one_batch_of_each_stage_on_generated_synthetic_data(exp
 
 
 @pytest.fixture(scope="module")
-def one_step_checkpoint(tiny_penn, tmp_path_factory):
-    """penn_action after one training step on the tiny synthetic Penn, and the overrides that evaluate it."""
+def one_step_checkpoint(tiny_ntu, tmp_path_factory):
+    """ntu_action after one training step on the tiny synthetic NTU, and the overrides that evaluate it with deephar's
+    multi-clip + flip test."""
     out = tmp_path_factory.mktemp("bench_train")
-    data = [f"data.root={tiny_penn / 'official'}", "data.synthetic=null",
-            f"data.classes=[{','.join(TINY_PENN['classes'])}]", *SMALL]  # fmt: skip
-    overrides = ["experiment=penn_action", *data, "trainer=cpu", "trainer.max_epochs=1", "logger=csv",
+    actions = f"data.actions={json.dumps(TINY_NTU['actions'])}"
+    data = [f"data.root={tiny_ntu / 'official'}", "data.synthetic=null", actions, NTU_CLASSES,
+            "data.test_protocol=deephar", "data.test_flip=true", *SMALL]  # fmt: skip
+    overrides = ["experiment=ntu_action", *data, "trainer=cpu", "trainer.max_epochs=1", "logger=csv",
                  "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "test=false"]  # fmt: skip
     train(compose_config("train", overrides, out))
-    return next((out / "checkpoints").glob("*.ckpt")), ["experiment=penn_action", *data]
+    return next((out / "checkpoints").glob("*.ckpt")), ["experiment=ntu_action", *data]
 
 
 def test_ddp_evaluation_equals_single_process_evaluation(one_step_checkpoint, tmp_path):
-    """Multi-clip + flip test set of the tiny Penn; evaluated by 2 DDP processes (gloo) and by one process."""
+    """`experiment=ntu_action trainer=ddp_sim`: 2 DDP processes (gloo) score the multi-clip + flip test set of the tiny
+    NTU exactly as one process does."""
     ckpt, data = one_step_checkpoint
     results = {}
     for trainer in ("cpu", "ddp_sim"):
@@ -65,6 +77,6 @@ def test_ddp_evaluation_equals_single_process_evaluation(one_step_checkpoint, tm
         results[trainer + "_predictions"] = json.loads((out / "predictions.json").read_text())
     single, ddp = results["cpu"], results["ddp_sim"]
     keys = sorted(k for k in single if k.startswith("test/acc") or k == "test/best_block")
-    assert keys and {k: ddp[k] for k in keys} == {k: single[k] for k in keys}
-    assert len(results["cpu_predictions"]) == len(TINY_PENN["classes"]) * TINY_PENN["test_per_class"]
+    assert "test/acc_without_flip" in keys and {k: ddp[k] for k in keys} == {k: single[k] for k in keys}
+    assert len(results["cpu_predictions"]) == len(TINY_NTU["actions"]) * TINY_NTU["test_per_class"]
     assert results["ddp_sim_predictions"] == results["cpu_predictions"]
