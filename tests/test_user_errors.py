@@ -120,8 +120,12 @@ def test_values_of_the_wrong_type_are_named(override, message, tmp_path):
 
 
 def test_the_shipped_experiments_pass_the_type_checks(tmp_path):
-    for experiment in ("synthetic_pose", "synthetic_action", "synthetic_action_features", "coco_pose", "merl_action"):
-        check_run_config(compose_config("train", [f"experiment={experiment}"], tmp_path))
+    from tests.test_configs import EXPERIMENTS
+
+    for experiment in EXPERIMENTS:  # debug=fdr: fast_dev_run true (annotated int or bool)
+        check_run_config(compose_config("train", [f"experiment={experiment}", "debug=fdr"], tmp_path))
+    for debug in ("limit", "overfit", "profiler"):
+        check_run_config(compose_config("train", [f"debug={debug}", "trainer=ddp_sim"], tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def _expects(annotation: Any) -> str | None:
     text = _annotation_text(annotation) or ""
     if _BOOL.match(text.replace("typing.", "")):
         return "true or false"
-    if _NUMERIC.search(text) and not _NOT_ONLY_NUMERIC.search(text) and not re.search(r"\bbool\b", text):
+    if _NUMERIC.search(text) and not _NOT_ONLY_NUMERIC.search(text) and "bool" not in text:  # Union[int, bool]
         return "a number"
     return None
 
