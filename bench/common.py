@@ -119,17 +119,24 @@ def per_name_option(values: Sequence[str] | None, names: Sequence[str], option: 
 # --- Models from the experiments ------------------------------------------------------------------------------
 
 
-def compose_experiment(experiment: str, overrides: Sequence[str] = ()) -> Any:
-    """``conf/train.yaml`` composed with ``experiment=NAME`` and ``overrides`` (Hydra's compose API)."""
+def compose_experiment(experiment: str, overrides: Sequence[str] = (), runtime: bool = False) -> Any:
+    """``conf/train.yaml`` composed with ``experiment=NAME`` and ``overrides`` (Hydra's compose API). ``runtime``:
+    also set Hydra's runtime config, so that the data configs (``${hydra:...}`` paths) can be instantiated."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
 
     from har.utils.resolvers import register_resolvers
 
+    os.environ.setdefault("HAR_ROOT", str(REPO))
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose(config_name="train", overrides=[f"experiment={experiment}", *overrides])
+        cfg = compose(config_name="train", overrides=[f"experiment={experiment}", *overrides],
+                      return_hydra_config=runtime)  # fmt: skip
+    if runtime:
+        HydraConfig().set_config(cfg)
+    return cfg
 
 
 # --quick: every network shrunk to width 16, K = 2 pose blocks (and 1 action block), 64x64 input, T = 4 frames.
