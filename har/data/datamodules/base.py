@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 
@@ -46,6 +47,12 @@ def report_index(index, name: str, report_dir: str | None) -> None:
         except OSError as e:
             log.warning("cannot write the data report %s: %s", path, e)
     log.info(line)
+
+
+def pin_memory_wanted(pin_memory: bool) -> bool:
+    """Page-locked batches only where they help: copies to a CUDA device. On a CPU-only machine the GPU presets'
+    ``pin_memory: true`` is dropped here rather than warned about by every DataLoader."""
+    return bool(pin_memory) and torch.cuda.is_available()
 
 
 class BaseDataModule(pl.LightningDataModule):
@@ -142,7 +149,7 @@ class BaseDataModule(pl.LightningDataModule):
             shuffle=shuffle,
             drop_last=shuffle,
             num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
+            pin_memory=pin_memory_wanted(hp.pin_memory),
             persistent_workers=hp.persistent_workers and hp.num_workers > 0,
         )
 

@@ -32,12 +32,13 @@ class MerlActionDataModule(ClipDataModule):
         sampling: ``window`` (deephar) or ``subset`` (the fork), see :class:`~har.data.sampling.ClipSampler`.
         strides: training strides (``window``); eval_stride: the evaluation stride.
         crop: ``clip`` (one window per clip) or ``frame``; padding: window over box size.
-        augment: training augmentation (fields of :class:`~har.data.transforms.augmentation.GeometricAugmentation`), or None.
+        augment: training augmentation (fields of
+            :class:`~har.data.transforms.augmentation.GeometricAugmentation`), or None.
         batch_size, num_workers, pin_memory, persistent_workers: DataLoader settings.
         on_missing_frame: ``error`` or ``skip``; on_bad_box: ``error`` or ``empty``.
         use_keypoints: read the records' keypoints (image pixels); keypoints_layout: their joint layout (flip pairs).
-        test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test clip as
-            ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
+        test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test
+            clip as ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
         test_protocol: ``spread`` (the windows above) or ``deephar`` (deephar's clip enumeration, ``test_clips``
             unused; :class:`~har.data.datasets.clips.MultiClipDataset`).
         synthetic: generator parameters for ``har.synthetic.merl.ensure_synthetic_merl``: ``prepare_data``

@@ -26,6 +26,8 @@ import lightning.pytorch as pl
 import numpy as np
 from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, Sampler
 
+from har.data.datamodules.base import pin_memory_wanted
+
 
 class EpochSampler(Sampler[int]):
     """``0 … n − 1`` in order, with the epoch Lightning sets on a batch sampler's ``sampler`` at each epoch start
@@ -157,7 +159,7 @@ class MixedDataModule(pl.LightningDataModule):
             dm.hparams["num_workers"] = num_workers
             dm.hparams["persistent_workers"] = persistent_workers
         self.num_batches, self.seed = num_batches, int(seed)
-        self.loader_args = {"num_workers": num_workers, "pin_memory": pin_memory,
+        self.loader_args = {"num_workers": num_workers, "pin_memory": pin_memory_wanted(pin_memory),
                             "persistent_workers": persistent_workers and num_workers > 0}  # fmt: skip
         self.datasets: dict = {}
 
