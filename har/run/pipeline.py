@@ -78,7 +78,7 @@ def _plugins(cfg: DictConfig) -> list[Any]:
     return plugins
 
 
-def _build(cfg: DictConfig, stages: tuple[str, ...]) -> tuple[pl.LightningDataModule, pl.Trainer]:
+def _build(cfg: DictConfig, stages: tuple[str, ...] = ("fit", "test")) -> tuple[pl.LightningDataModule, pl.Trainer]:
     """The datamodule (checked: har.errors.UserError for missing data, before anything is read) and the trainer."""
     prepare_config(cfg)
     quiet_lightning()
