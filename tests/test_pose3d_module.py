@@ -62,8 +62,8 @@ def make_sample(i: int) -> dict:
 
 
 class MixedSamples(Dataset):
-    def __init__(self, n: int) -> None:
-        self.samples = [make_sample(i) for i in range(n)]
+    def __init__(self, n: int, start: int = 0) -> None:
+        self.samples = [make_sample(i) for i in range(start, start + n)]
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -185,3 +185,20 @@ def test_test_prints_the_per_part_and_per_action_tables(tmp_path, capsys, caplog
         trainer(tmp_path).test(module, datamodule=MixedData(), verbose=False)
     text = capsys.readouterr().out + caplog.text
     assert "Shoulder" in text and "Mean" in text and "Directions" in text and "all frames" in text
+
+
+def test_overlays_draw_every_validation_loader(tmp_path, monkeypatch):
+    """num_overlays (3) is shared between a mixed datamodule's loaders: 2 samples of the first, 1 of the second."""
+    module = make_module()
+    seen = []
+    monkeypatch.setattr(module, "_log_overlays", lambda: seen.append(module._overlay_batch))
+
+    class TwoLoaders(MixedData):
+        def val_dataloader(self):
+            return [DataLoader(MixedSamples(4), batch_size=4), DataLoader(MixedSamples(4, start=20), batch_size=4)]
+
+    trainer(tmp_path).validate(module, datamodule=TwoLoaders(), verbose=False)
+    (kept,) = seen
+    expected = torch.stack([make_sample(i)["image"] for i in (0, 1, 20)])
+    assert torch.equal(kept["image"], expected)
+    assert kept["pose"].shape == (3, J, 3) and kept["target_z_valid"].shape == (3, J)

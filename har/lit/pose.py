@@ -194,7 +194,7 @@ class PoseModule(pl.LightningModule):
         _, pose, vis, pred = self._shared_step(batch, "val")
         self._collect("val", batch, pose, vis, pred)
         if batch_idx == 0 and self.hparams.num_overlays > 0:
-            self._keep_overlays(batch, pose, vis)
+            self._keep_overlays(batch, pose, vis, dataloader_idx)
 
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         _, pose, vis, pred = self._shared_step(batch, "test")
@@ -210,10 +210,15 @@ class PoseModule(pl.LightningModule):
             self._outputs.append({"index": batch["index"], "image_id": batch["image_id"], "ann_id": batch["ann_id"],
                                   "xy": pred, "vis": vis})  # fmt: skip
 
-    def _keep_overlays(self, batch: dict, pose: torch.Tensor, vis: torch.Tensor) -> None:
-        """The first samples of the first batch of each validation loader, for the overlays (3D: the plots)."""
+    def _keep_overlays(self, batch: dict, pose: torch.Tensor, vis: torch.Tensor, dataloader_idx: int = 0) -> None:
+        """The first samples of the first batch of each validation loader (``num_overlays`` shared between the
+        loaders: each dataset of a mixed datamodule is drawn), for the overlays (3D: with their plots)."""
         kept = self._overlay_batch or {}
-        n = self.hparams.num_overlays - (len(kept["image"]) if kept else 0)
+        loaders = self.trainer.val_dataloaders if self._trainer is not None else None
+        count = len(loaders) if isinstance(loaders, (list, tuple)) else 1
+        share = -(-self.hparams.num_overlays // count)  # ceil
+        left = self.hparams.num_overlays - (len(kept["image"]) if kept else 0)
+        n = min(left, share if dataloader_idx < count - 1 else left)
         if n <= 0:
             return
         new = {"image": batch["image"], "target_uv": batch["target_uv"], "target_valid": batch["target_valid"]}
