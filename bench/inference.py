@@ -10,16 +10,19 @@ Models, built from the Hydra experiments (``conf/train.yaml`` + ``experiment=NAM
 Every variant computes what ``har.tools.export_onnx.export_pose_onnx`` exports: the last block's pose (B, J, 2) and
 visibility (B, J, 1) from images (B, 3, H, W) in [-1, 1] (eval mode, random weights and images):
 
-* ``eager``: the network under ``torch.inference_mode``;
+* ``eager_channels_last``: the network in channels_last under ``torch.inference_mode``, as the presets run it
+  (``model.channels_last: true``): the baseline every ratio is over;
+* ``eager``: the same in NCHW;
 * ``compile``: ``torch.compile`` of it (``dynamic=False``: one compilation per batch size, timed apart;
   ``--freezing`` turns on inductor's weight freezing, which folds the BatchNorms);
 * ``onnxruntime``: the ONNX file ``export_pose_onnx`` writes (dynamic batch), run by onnxruntime with the CPU
   execution provider (the CUDA one on a GPU, when installed), as many intra-op threads as torch has.
 
-Calls are timed interleaved (one call of each variant per round) and the figure reported is the fastest call (median
-and every call are in the JSON). FLOPs per frame: one batch-1 forward under ``torch.utils.flop_counter``'s
-``FlopCounterMode`` (matmuls and convolutions, 2 per multiply-add). Matmul FLOP/s: the fastest large square matmul,
-fp32 on a CPU, the AMP dtype on a GPU, measured before and after the models (the larger is used).
+Calls are timed interleaved (one call of each variant per round) and the figure reported is the median call over
+>= 3 rounds, with the fastest and slowest (every call is in the JSON); ratios are over ``eager_channels_last``.
+FLOPs per frame: one batch-1 forward under ``torch.utils.flop_counter``'s ``FlopCounterMode`` (matmuls and
+convolutions, 2 per multiply-add). Matmul FLOP/s: the fastest large square matmul, fp32 on a CPU, the AMP dtype on
+a GPU, measured before and after the models (the larger is used).
 
 On a GPU the same command runs torch under AMP (bf16 where supported, else fp16), synchronizing around each call;
 onnxruntime stays fp32 (the table's precision column says which). The first line of the table says what it measured
@@ -30,7 +33,7 @@ Usage::
     .venv/bin/python -m bench.inference                 # 2 CPU cores: 3.5 min with a cold inductor cache
     .venv/bin/python -m bench.inference --models pose_demo --batch-sizes 1 16 64
     .venv/bin/python -m bench.inference --skip-compile --iters pose_original=5
-    .venv/bin/python -m bench.inference --quick         # tiny network, 2 calls: a smoke test
+    .venv/bin/python -m bench.inference --quick         # tiny network, 3 calls: a smoke test
 
 Default warm-up / timed rounds on a CPU: pose_original 1 / 3 (an eager batch of 16 takes ~4 s on 2 cores), pose_demo
 2 / 10; on a GPU 5 / 20. Compilations (21-52 s each on 2 cores, cold cache) and the ONNX exports (6-22 s) are timed
@@ -41,6 +44,7 @@ It prints a table, then as its last line one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import sys
 import tempfile
@@ -73,8 +77,9 @@ from bench.common import (
 MODELS = {"pose_original": "coco_pose", "pose_demo": "synthetic_pose"}
 CPU_DEFAULTS = {"pose_original": (1, 3), "pose_demo": (2, 10)}  # (warm-up rounds, timed rounds)
 GPU_DEFAULTS = (5, 20)
-QUICK = (1, 2)
-VARIANTS = ("eager", "compile", "onnxruntime")
+QUICK = (1, 3)
+VARIANTS = ("eager_channels_last", "eager", "compile", "onnxruntime")
+BASELINE = "eager_channels_last"  # the fastest eager layout (bench.train_step), as the presets run it
 
 
 def last_block(net):
@@ -160,6 +165,8 @@ def bench_model(name: str, batch_sizes: list[int], warmup: int, iters: int, devi
 
     net = net.to(device)
     eager = last_block(net)
+    net_cl = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    eager_cl = last_block(net_cl)
     compiled = None
     if compile_mode is None:
         try:
@@ -183,7 +190,8 @@ def bench_model(name: str, batch_sizes: list[int], warmup: int, iters: int, devi
     result["batches"] = {}
     for b in batch_sizes:
         images = (torch.rand(b, 3, h, w, generator=torch.Generator().manual_seed(b)) * 2 - 1).to(device)
-        fns = {"eager": infer(eager, images)}
+        images_cl = images.contiguous(memory_format=torch.channels_last)
+        fns = {"eager_channels_last": infer(eager_cl, images_cl), "eager": infer(eager, images)}
         if compiled is not None and "compile" not in failed:
             fns["compile"] = infer(compiled, images)
         if session is not None and "onnxruntime" not in failed:
@@ -214,7 +222,7 @@ def bench_model(name: str, batch_sizes: list[int], warmup: int, iters: int, devi
                 status = "skipped" if failed[v] == "--skip-compile" else "failed"
                 variants[v] = {"status": status, "reason": failed[v]}
         result["batches"][str(b)] = {"variants": variants}
-    del net, eager, compiled, session
+    del net, eager, net_cl, eager_cl, compiled, session
     torch._dynamo.reset()  # the next model compiles the same code object: start it afresh
     gc.collect()
     if device.type == "cuda":
@@ -250,7 +258,7 @@ def run(models: list[str], batch_sizes: list[int], warmups: dict[str, int], iter
     peak = max(matmul_before["flop_per_s"], matmul_after["flop_per_s"])
     for r in results.values():
         for batch in r["batches"].values():
-            add_ratios(batch["variants"], peak, "frames_per_s")
+            add_ratios(batch["variants"], peak, "frames_per_s", baseline=BASELINE)
     figures = {
         "benchmark": "inference",
         "command": command,
@@ -260,7 +268,7 @@ def run(models: list[str], batch_sizes: list[int], warmups: dict[str, int], iter
         "machine": dict(info, load_avg_after=machine_info()["load_avg"]),
         "quick": quick,
         "compile": {"backend": compile_backend, "dynamic": False, "freezing": freezing, "timeout_s": compile_timeout},
-        "statistic": "fastest timed call (median and every call kept); variants interleaved, one call each per round",
+        "statistic": "median call with its range (every call kept); variants interleaved, one call each per round",
         "matmul": {"flop_per_s": peak, "before": matmul_before, "after": matmul_after},
         "models": results,
     }
@@ -286,9 +294,10 @@ def print_report(f: dict) -> None:
                     continue
                 label = v + (f" ({e['compile_s']:.0f} s to compile)" if "compile_s" in e else "")
                 rows.append([name, b, label, e["precision"], f"{e['call_s'] * 1e3:.1f}", f"{e['frames_per_s']:.1f}",
-                             f"{e['speedup_vs_eager']:.2f}", fmt_si(r["flops_per_frame"]), fmt_si(e["flop_per_s"]),
+                             f"{e[f'speedup_vs_{BASELINE}']:.2f}", fmt_si(r["flops_per_frame"]),
+                             fmt_si(e["flop_per_s"]),
                              f"{100 * e['matmul_fraction']:.1f} %"])  # fmt: skip
-    header = ["model", "batch", "variant", "precision", "ms/batch", "frames/s", "× eager", "FLOP/frame", "FLOP/s",
+    header = ["model", "batch", "variant", "precision", "ms/batch", "frames/s", "× eager CL", "FLOP/frame", "FLOP/s",
               "of matmul"]  # fmt: skip
     print_table(header, rows)
     for note in notes:
@@ -306,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
     p.add_argument("--warmup", nargs="+", metavar="[MODEL=]N", help="untimed rounds before the timed ones")
     p.add_argument("--iters", nargs="+", metavar="[MODEL=]N", help="timed rounds (one call of each variant)")
-    p.add_argument("--quick", action="store_true", help="tiny network (width 16, K=2, 64x64), 2 timed calls")
+    p.add_argument("--quick", action="store_true", help="tiny network (width 16, K=2, 64x64), 3 timed calls")
     p.add_argument("--skip-compile", action="store_true", help="leave out the torch.compile variant")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
     p.add_argument("--compile-timeout", type=float, metavar="SECONDS",

@@ -291,3 +291,8 @@ def test_pipeline_benchmark_prints_its_figures_as_the_last_line(tmp_path, capsys
     assert set(result["breakdown_ms"]) == {"window", "decode", "warp", "photometric", "targets"}
     assert result["command"].startswith(".venv/bin/python -m bench.pipeline --images 4") and result["ratio"] > 0
     assert any("ms/sample" in line for line in lines[:-1])
+    # Medians with their spread; the ratio against the sample's own region decode; each optimisation's gain by round.
+    assert result["ratio_rounds"]["min"] <= result["ratio_rounds"]["median"] <= result["ratio_rounds"]["max"]
+    assert result["ratio_to_region_decode"] == round(result["sample_ms"] / result["breakdown_ms"]["decode"], 3)
+    assert {"reduced_decode", "unrotated_resize"} <= result["optimisation_gain_rounds"].keys()
+    assert any("/ its own region decode" in line for line in lines[:-1])

@@ -117,12 +117,14 @@ def test_inference_quick():
         assert model["onnx_provider"] == "CPUExecutionProvider"
         assert set(model["batches"]) == {"1", "16"}
         for batch in model["batches"].values():
-            for v in ("eager", "compile", "onnxruntime"):
+            for v in ("eager_channels_last", "eager", "compile", "onnxruntime"):
                 positive(batch["variants"][v], "call_s", "frames_per_s", "flop_per_s", "matmul_fraction",
-                         "speedup_vs_eager")  # fmt: skip
+                         "speedup_vs_eager_channels_last")  # fmt: skip
+                assert len(batch["variants"][v]["runs_s"]) == 3  # medians over 3 rounds
+            assert batch["variants"]["eager_channels_last"]["speedup_vs_eager_channels_last"] == 1.0  # the baseline
     # FLOPs per frame: one forward of the network, as counted independently here.
     assert result["models"]["pose_demo"]["flops_per_frame"] == quick_pose_forward_flops("synthetic_pose")
-    assert "onnxruntime" in stdout
+    assert "onnxruntime" in stdout and "eager_channels_last" in stdout
 
 
 @pytest.mark.slow

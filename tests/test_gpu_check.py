@@ -11,15 +11,17 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
+@pytest.mark.timeout(1200)
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
     env = {**os.environ, "PYTHON": os.environ.get("HAR_TEST_PYTHON", __import__("sys").executable)}
     proc = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), "--cpu", "--out", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+                          env=env, capture_output=True, text=True, timeout=1100)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out, proc.stdout
 
 
+@pytest.mark.timeout(1200)  # the module's first test runs the smoke check (2-3 min on 2 idle cores)
 def test_every_part_is_measured(smoke):
     out, stdout = smoke
     figures = json.loads((out / "gpu_check.json").read_text())
@@ -42,6 +44,7 @@ def test_every_part_is_measured(smoke):
     assert ev["max_abs_difference"] == 0.0  # --cpu: both evaluations ran on the CPU, same checkpoint
 
 
+@pytest.mark.timeout(1200)
 def test_the_table_names_every_part(smoke):
     out, stdout = smoke
     table = (out / "gpu_check.md").read_text()
