@@ -92,7 +92,9 @@ def run_main(main: Callable[[], object], continue_config: tuple[Path, str] | Non
         from har.run.resume import continue_in_run_folder
 
         try:
-            for arg in sys.argv[1:]:  # an explicit run folder held by a live run: refused before Hydra writes into it
+            # An explicit run folder held by a live run: refused before Hydra writes into it. Not in the other ranks
+            # of a DDP run: Lightning starts them with the folder of their rank 0, which holds its lock.
+            for arg in sys.argv[1:] if is_global_rank_zero() else ():
                 if arg.lstrip("+").startswith("hydra.run.dir="):
                     check_run_folder_free(arg.split("=", 1)[1].strip("'\""))
             sys.argv = continue_in_run_folder(sys.argv, *continue_config)
