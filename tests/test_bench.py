@@ -22,7 +22,7 @@ from bench.common import (
 from tests.conftest import ROOT
 
 
-def bench(module: str, *args: str, timeout: float = 300) -> tuple[dict, str]:
+def bench(module: str, *args: str, timeout: float = 540) -> tuple[dict, str]:
     """Run ``python -m bench.<module> ARGS``; return the JSON of its last stdout line and the stdout."""
     proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
