@@ -10,8 +10,7 @@ import pytest
 from tests.conftest import ROOT
 
 
-@pytest.fixture(scope="module")
-@pytest.mark.timeout(1200)
+@pytest.fixture(scope="module")  # its time counts in the first test's timeout
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
     env = {**os.environ, "PYTHON": os.environ.get("HAR_TEST_PYTHON", __import__("sys").executable)}
