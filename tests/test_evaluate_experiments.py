@@ -6,7 +6,8 @@ import math
 import pytest
 
 from har.run.pipeline import evaluate, train
-from tests.test_configs import EXPERIMENTS, compose_config, small_run_overrides, tiny_data_fixture
+from tests.test_configs import EXPERIMENTS, POSE3D, compose_config, small_run_overrides, tiny_data_fixture
+from tests.test_experiments_pose3d import tiny_overrides as pose3d_overrides
 
 # One training step, one validation batch (checkpoint), two test batches.
 ONE_STEP = ["trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1",
@@ -16,9 +17,13 @@ ONE_STEP = ["trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_evaluate_reproduces_the_test_metrics_of_every_experiment(experiment, tiny_coco, tiny_merl, request, tmp_path):
     cfg = compose_config("train", [f"experiment={experiment}"], tmp_path)
-    fixture = tiny_data_fixture(cfg)
-    features = request.getfixturevalue(fixture) if fixture else None
-    small = [f"experiment={experiment}", *small_run_overrides(cfg, tiny_coco, tiny_merl, features)]
+    if experiment in POSE3D:  # MPII, Human3.6M or both mixed: the tiny sets of their own formats
+        tiny = request.getfixturevalue("tiny_mpii"), request.getfixturevalue("tiny_h36m")
+        small = [f"experiment={experiment}", *pose3d_overrides(experiment, *tiny)]
+    else:
+        fixture = tiny_data_fixture(cfg)
+        features = request.getfixturevalue(fixture) if fixture else None
+        small = [f"experiment={experiment}", *small_run_overrides(cfg, tiny_coco, tiny_merl, features)]
 
     cfg = compose_config("train", [*small, *ONE_STEP], tmp_path / "train")
     trained = train(cfg)

@@ -112,7 +112,7 @@ def test_confusion_files_name_the_epoch_that_ran_and_the_test_none(tmp_path):
     """Validation after epoch 1 → ``val_confusion_epoch_001.{csv,png}``; a test after 2 epochs of training →
     ``test_confusion.{csv,png}`` (not ``epoch002``: no such epoch ran)."""
     module = ClipActionModule()
-    module.init_heads(CLASSES, None)
+    module.init_heads(CLASSES, None, num_blocks=4)
     module._trainer = _Trainer(tmp_path, 1)
     module._log_confusion("val", CONFUSION, 0.5)
     module._trainer = _Trainer(tmp_path, 2)

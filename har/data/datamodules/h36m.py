@@ -73,6 +73,28 @@ class H36mDataModule(CocoPoseDataModule):
     def prepare_data(self) -> None:
         BaseDataModule.prepare_data(self)
 
+    readme_section = "MPII and Human3.6M"
+    synthetic_experiment = "synthetic_pose3d"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, the annotations of the form in use (deephar's ``annotations.mat``; else, or with
+        ``form=mmpose``, ``annotation_body3d/fps<N>/`` and its ``cameras.pkl``) and ``images/``."""
+        paths = [(self.root, "data.root")]
+        deephar = self.root / "annotations.mat"
+        if self.form == "deephar" or (self.form == "auto" and deephar.is_file()):
+            paths.append((deephar, "deephar's Human3.6M annotation file"))
+        else:
+            body3d = self.root / "annotation_body3d"
+            paths += [(body3d / f"fps{self.hparams.fps}", "mmpose's Human3.6M annotation folder"),
+                      (body3d / "cameras.pkl", "mmpose's camera file")]  # fmt: skip
+        return [*paths, (self.root / "images", "the image folder")]
+
+    def expected_layout(self) -> str:
+        return (
+            f"{self.root}/annotations.mat (deephar) or {self.root}/annotation_body3d/fps{{50,10}}/h36m_*.npz + "
+            f"cameras.pkl (mmpose), and {self.root}/images/"
+        )
+
     def image_dir(self, split: str) -> Path:
         return self.root / "images"
 

@@ -38,7 +38,8 @@ class MerlActionDataModule(ClipDataModule):
         on_missing_frame: ``error`` or ``skip``; on_bad_box: ``error`` or ``empty``.
         use_keypoints: read the records' keypoints (image pixels); keypoints_layout: their joint layout (flip pairs).
         test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test
-            clip as ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
+            clip as ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged
+            per clip.
         test_protocol: ``spread`` (the windows above) or ``deephar`` (deephar's clip enumeration, ``test_clips``
             unused; :class:`~har.data.datasets.clips.MultiClipDataset`).
         synthetic: generator parameters for ``har.synthetic.merl.ensure_synthetic_merl``: ``prepare_data``

@@ -44,7 +44,8 @@ class MerlVideoDataModule(ClipDataModule):
         batch_size, num_workers, pin_memory, persistent_workers: DataLoader settings.
         videos_dir, labels_dir: the release's folder names.
         test_clips, test_flip: multi-clip testing (:class:`~har.data.datasets.clips.MultiClipDataset`): each test
-            clip as ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged per clip.
+            clip as ``test_clips`` windows spread over it, and mirrored with ``test_flip``; probabilities averaged
+            per clip.
         test_protocol: ``spread`` (the windows above) or ``deephar`` (deephar's clip enumeration, ``test_clips``
             unused; :class:`~har.data.datasets.clips.MultiClipDataset`).
         synthetic: generator parameters for ``har.synthetic.merl.ensure_synthetic_merl``: ``prepare_data``

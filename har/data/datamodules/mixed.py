@@ -173,6 +173,12 @@ class MixedDataModule(pl.LightningDataModule):
         """(name, metric) of each dataset, in ``dataset`` id order."""
         return [(name, dm.eval_sets[0][1]) for name, dm in self.members.items()]
 
+    def check(self, stages: tuple[str, ...] = ("fit", "test")) -> None:
+        """Every member's checks (:meth:`BaseDataModule.check`): missing data is one line naming the member's files."""
+        for dm in self.members.values():
+            if hasattr(dm, "check"):
+                dm.check(stages)
+
     def prepare_data(self) -> None:
         for dm in self.members.values():
             dm.prepare_data()

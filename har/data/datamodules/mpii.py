@@ -63,6 +63,27 @@ class MpiiDataModule(CocoPoseDataModule):
     def prepare_data(self) -> None:
         BaseDataModule.prepare_data(self)  # no index cache: MPII's files are small
 
+    readme_section = "MPII and Human3.6M"
+    synthetic_experiment = "synthetic_pose3d"
+
+    def required_paths(self, splits: set[str]) -> list[tuple[Path, str]]:
+        """``root``, the annotations of the form in use (deephar's ``annotations.mat``; else, or with
+        ``form=mmpose``, ``annotations/mpii_<split>.json`` per split) and ``images/``."""
+        paths = [(self.root, "data.root")]
+        deephar = self.root / "annotations.mat"
+        if self.form == "deephar" or (self.form == "auto" and deephar.is_file()):
+            paths.append((deephar, "deephar's MPII annotation file"))
+        else:
+            for split in dict.fromkeys(self.split_of(name) for name in ("train", "val", "test") if name in splits):
+                paths.append((self.root / "annotations" / f"mpii_{split}.json", f"mmpose's MPII {split} annotations"))
+        return [*paths, (self.root / "images", "the image folder")]
+
+    def expected_layout(self) -> str:
+        return (
+            f"{self.root}/annotations.mat (deephar) or {self.root}/annotations/mpii_{{train,val}}.json (mmpose), "
+            f"and {self.root}/images/*.jpg"
+        )
+
     def image_dir(self, split: str) -> Path:
         return self.root / "images"
 
