@@ -40,13 +40,20 @@ def report_index(index, name: str, report_dir: str | None) -> None:
             "num_bad_records": len(index.bad_records),
             "bad_records": [[str(v) for v in r] for r in index.bad_records],
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(report, indent=1) + "\n")
-            line += f" (report: {path})"
-        except OSError as e:
-            log.warning("cannot write the data report %s: %s", path, e)
+        line = write_data_report(path, report, line)
     log.info(line)
+
+
+def write_data_report(path: Path, report: dict, line: str) -> str:
+    """Write a data report (JSON) to ``path``; the summary ``line`` with where the report went (a folder that
+    cannot be written is a warning, not a failed run)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1) + "\n")
+        return f"{line} (report: {path})"
+    except OSError as e:
+        log.warning("cannot write the data report %s: %s", path, e)
+        return line
 
 
 def pin_memory_wanted(pin_memory: bool) -> bool:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
 
-from har.data.datamodules.base import BaseDataModule
+from har.data.datamodules.base import BaseDataModule, write_data_report
 from har.data.datasets.topdown import TopDownPoseDataset
 from har.data.formats.coco import CocoFilters, CocoGroundTruth, CocoIndex, load_coco_ground_truth, load_coco_index
 from har.data.transforms.augmentation import Augmentation
@@ -176,12 +175,7 @@ class CocoPoseDataModule(BaseDataModule):
                 "index_cache": str(index.cache_file) if index.cache_file else None,
                 "from_cache": index.from_cache,
             }
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(report, indent=1) + "\n")
-                line += f" (report: {path})"
-            except OSError as e:
-                log.warning("cannot write the data report %s: %s", path, e)
+            line = write_data_report(path, report, line)
         log.info(line)
 
     def build_dataset(self, name: str, train: bool) -> TopDownPoseDataset:
