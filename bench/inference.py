@@ -7,7 +7,7 @@ Models, built from the Hydra experiments (``conf/train.yaml`` + ``experiment=NAM
 * ``pose_original``  ``coco_pose``: J = 17, K = 8 blocks, width 576, 256x256.
 * ``pose_demo``      ``synthetic_pose``: the CPU demo size (K = 2, width 128, 128x128).
 
-Every variant computes what ``har.tools.export_onnx.export_pose_onnx`` exports: the last block's pose (B, J, 2) and
+Every variant computes what ``har.models.onnx.export_pose_onnx`` exports: the last block's pose (B, J, 2) and
 visibility (B, J, 1) from images (B, 3, H, W) in [-1, 1] (eval mode, random weights and images):
 
 * ``eager_channels_last``: the network in channels_last under ``torch.inference_mode``, as the presets run it
@@ -153,7 +153,7 @@ def bench_model(name: str, batch_sizes: list[int], warmup: int, iters: int, devi
     failed: dict[str, str] = {}
     session = provider = None
     try:  # onnxruntime runs the exported file (exported from the fp32 network on the CPU)
-        from har.tools.export_onnx import export_pose_onnx
+        from har.models.onnx import export_pose_onnx
 
         start = time.perf_counter()
         path = export_pose_onnx(net, workdir / f"{name}.onnx", batch_size=None)

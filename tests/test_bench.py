@@ -128,6 +128,20 @@ def test_inference_quick():
 
 
 @pytest.mark.slow
+def test_runtime_quick_times_both_runtimes_and_compares_their_outputs():
+    """evaluate.py and predict.py with runtime=torch and runtime=onnx, interleaved, on a tiny network and set (slow:
+    eight Lightning runs; tests/test_onnx_runtime.py proves the runtime itself)."""
+    result, stdout = bench("runtime", "--quick", "--rounds", "2")
+    assert result["bench"] == "runtime" and result["rounds"] == 2
+    for tool in ("evaluate", "predict"):
+        assert len(result[tool]["runs_s"]["torch"]) == len(result[tool]["runs_s"]["onnx"]) == 2
+        positive(result[tool]["torch_s"], "median")
+        positive(result[tool]["speedup"], "median")
+    assert result["max_abs_diff"]["evaluate_metrics"] < 1e-5 and result["max_abs_diff"]["predict_keypoints_px"] < 1e-3
+    assert result["export_s"]["n"] == 2 and "torch / onnx" in stdout
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["train_step", "inference"])
 def test_quick_with_inductor(module):
     """The default torch.compile backend (inductor: a C++ build on the CPU, minutes with a cold cache)."""

@@ -8,7 +8,8 @@ import torch
 
 from har.lit.action import ActionModule
 from har.lit.pose import PoseModule
-from har.tools.export_onnx import export_pose_onnx, main
+from har.models.onnx import export_pose_onnx
+from har.tools.export_onnx import main
 from tests.test_predict import save_action_checkpoint, save_pose_checkpoint
 
 

@@ -11,6 +11,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from har.checkpoints import read_checkpoint, require_kind
+from har.errors import UserError
 
 
 def plain(value: Any) -> Any:
@@ -52,3 +53,21 @@ def load_module(path: str | Path, ckpt: dict | None = None, tool: str = "this to
     # The weights come from the checkpoint: no pose_ckpt/init_ckpt files are read again.
     again = {"init_ckpt": None, **({"pose_ckpt": None} if cls is ActionModule else {})}
     return cls.load_from_checkpoint(path, map_location="cpu", weights_only=True, **again).eval()
+
+
+def use_onnx_runtime(module: pl.LightningModule, folder: str | Path, threads: int | None = None) -> Path:
+    """Run ``module``'s pose network under onnxruntime from now on (``runtime=onnx`` of evaluate.py and predict.py):
+    export it to ``folder/pose_net.onnx`` and put a `har.models.onnx.OnnxPoseNet` in its place (a PoseModule's
+    ``net``; an ActionModule's ``pose_net``, which also gives the action model its heat maps and features). The rest
+    (flip test, decoding, metrics, the action network) runs in torch as before. Returns the ONNX file."""
+    from har.models.onnx import OnnxPoseNet
+
+    name = "net" if hasattr(module, "net") else "pose_net" if hasattr(module, "pose_net") else None
+    if name is None:
+        raise UserError(f"runtime=onnx: {type(module).__name__} has no pose network to run under onnxruntime",
+                        "a PoseModule or ActionModule checkpoint (a feature-based action model reads saved "
+                        "features: there is nothing for onnxruntime to speed up)", "runtime=torch")  # fmt: skip
+    net = OnnxPoseNet(getattr(module, name), Path(folder) / "pose_net.onnx", features=name == "pose_net",
+                      threads=threads)  # fmt: skip
+    setattr(module, name, net)
+    return net.path

@@ -17,7 +17,7 @@ from har.checkpoints import clip_settings, data_settings, read_checkpoint
 from har.data.transforms.clip import ClipTransform
 from har.data.transforms.topdown import TopDownTransform
 from har.lit.action import ActionModule
-from har.lit.common import load_module
+from har.lit.common import load_module, use_onnx_runtime
 from har.predict.boxes import load_boxes
 from har.predict.datasets import ActionWindowDataset, PoseFrameDataset, collate_crops, sliding_windows
 from har.predict.inputs import FrameSource, open_input
@@ -92,6 +92,9 @@ def predict(cfg: DictConfig) -> dict[str, Path | list[Path]]:
     source = open_input(cfg.input)
     module = load_module(cfg.ckpt_path, ckpt, tool="predict.py")
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("runtime", "torch") == "onnx":
+        onnx_file = use_onnx_runtime(module, out_dir / "onnx")
+        log.info("runtime=onnx: the pose network runs under onnxruntime (%s)", onnx_file)
     if isinstance(module, ActionModule):
         predictor, loader, writer = _action_parts(cfg, module, source, clip_settings(ckpt), out_dir)
     else:

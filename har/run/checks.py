@@ -93,6 +93,17 @@ def check_run_config(cfg: DictConfig) -> None:
             check_value_types(cfg[group], group)
 
 
+RUNTIMES = ("torch", "onnx")
+
+
+def check_runtime(cfg: DictConfig, tool: str) -> None:
+    """``runtime=torch|onnx`` of evaluate.py and predict.py (onnx: the pose network under onnxruntime, CPU)."""
+    runtime = cfg.get("runtime", "torch")
+    if runtime not in RUNTIMES:
+        raise UserError(f"runtime={runtime!r}: unknown", f"one of {', '.join(RUNTIMES)}", f"{tool} runtime=onnx",
+                        "Inference")  # fmt: skip
+
+
 def warn_missing_pose_checkpoint(cfg: DictConfig) -> None:
     """An action run on real data whose pose network starts from random weights: deephar's recipe starts action
     training from a trained pose network (``model.pose_ckpt``); say so (a warning, not an error: it is allowed)."""

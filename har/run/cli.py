@@ -112,6 +112,7 @@ def prepare_predict(cfg: DictConfig) -> None:
     from omegaconf import open_dict
 
     from har.errors import MissingFileError
+    from har.run.checks import check_runtime
     from har.run.resume import resolve_checkpoint
 
     if not cfg.get("ckpt_path"):
@@ -120,6 +121,7 @@ def prepare_predict(cfg: DictConfig) -> None:
     if not cfg.get("input"):
         raise UserError("predict.py needs an input", "input=PATH (an image, a folder of images, or a video)",
                         section="Inference")  # fmt: skip
+    check_runtime(cfg, "predict.py")
     ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, Path(cfg.paths.log_dir) / "train" / "runs", None)
     if str(cfg.ckpt_path) != str(ckpt):
         log.info("ckpt_path=%s: %s", cfg.ckpt_path, ckpt)

@@ -20,8 +20,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from har.checkpoints import read_checkpoint, require_kind
 from har.errors import UserError
+from har.lit.common import use_onnx_runtime
 from har.run.checkpoint_io import AtomicCheckpointIO
-from har.run.checks import check_run_config, warn_missing_pose_checkpoint
+from har.run.checks import check_run_config, check_runtime, warn_missing_pose_checkpoint
 from har.run.cli import is_global_rank_zero
 from har.run.launch import compile_model, prepare_config
 from har.run.lock import hold_run_folder
@@ -188,6 +189,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                         "converter), a run folder, or `last` (the newest training run of this experiment)",
                         "evaluate.py ckpt_path=last experiment=NAME", "Training and evaluating")  # fmt: skip
     check_run_config(cfg)
+    check_runtime(cfg, "evaluate.py")
     hydra = HydraConfig.get() if HydraConfig.initialized() else None
     experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
     train_runs = Path(cfg.paths.log_dir) / "train" / "runs"
@@ -198,5 +200,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     log.info("evaluating %s", ckpt)
     datamodule, trainer = _build(cfg, ("test",))
     model = module_cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
+    if cfg.get("runtime", "torch") == "onnx":
+        log.info("runtime=onnx: the pose network runs under onnxruntime (%s)",
+                 use_onnx_runtime(model, Path(cfg.paths.output_dir) / "onnx"))  # fmt: skip
     trainer.test(model, datamodule=datamodule)
     return _write_outputs(model, dict(trainer.callback_metrics), Path(cfg.paths.output_dir))

@@ -8,126 +8,23 @@ pose network and `DeepHARAction` together (input ``clip`` (B, T, 3, H, W) in [-1
 default the checkpoint's; outputs the logits of every head). ``check=true`` (default)
 runs onnxruntime on random inputs and compares it with PyTorch.
 
-The exporter is torch.onnx's dynamo exporter (``torch.export``; torch's default since 2.9, the TorchScript exporter
-is deprecated); on this network (TF-"same" padding, separable convolutions, soft-argmax) onnxruntime matches PyTorch
-to ~1e-7. Wrappers are put in eval mode before export: BatchNorm must use its running statistics.
+The export itself (and ``evaluate.py``/``predict.py``'s ``runtime=onnx``) lives in `har.models.onnx`.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
 
-POSE_OUTPUTS = ("pose", "visibility")
-ACTION_OUTPUTS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")
-
-
-class PoseExportWrapper(nn.Module):
-    """`DeepHARPose` → (pose (B, J, D), visibility (B, J, 1)) of the last block: what inference reads."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net(image)
-        return out.pose[-1], out.visibility[-1]
-
-
-class ActionExportWrapper(nn.Module):
-    """An `ActionModule` (pose network + `DeepHARAction`) on clips (B, T, 3, H, W) in [-1, 1] → its head logits:
-    fused (B, A), pose (N, B, A), appearance (N, B, A), pose_fused, appearance_fused (B, A)."""
-
-    def __init__(self, module: nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, clip: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.module(clip)
-        return out.fused, out.pose, out.appearance, out.pose_fused, out.appearance_fused
-
-
-def _export(
-    wrapper: nn.Module,
-    example: torch.Tensor,
-    input_name: str,
-    output_names: tuple[str, ...],
-    path: str | Path,
-    batch_size: int | None,
-    opset: int | None,
-) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wrapper = wrapper.eval()
-    dynamic_shapes = {input_name: {0: torch.export.Dim("batch", min=1)}} if batch_size is None else None
-    kwargs = {} if opset is None else {"opset_version": int(opset)}
-    # A dynamic batch needs an example batch of 2+ (torch.export specialises a size of 1).
-    example = example.expand(max(2, example.shape[0]) if batch_size is None else batch_size, *example.shape[1:])
-    # "torchvision is not installed" notices: har never uses torchvision ops.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), torch.no_grad():
-        for category in (DeprecationWarning, FutureWarning):  # torch.export's deprecation chatter, not ours
-            warnings.simplefilter("ignore", category)
-        program = torch.onnx.export(
-            wrapper,
-            (example.contiguous(),),
-            input_names=[input_name],
-            output_names=list(output_names),
-            dynamo=True,
-            dynamic_shapes=dynamic_shapes,
-            external_data=False,
-            verbose=False,
-            **kwargs,
-        )
-    program.save(str(path), external_data=False)
-    return path
-
-
-def export_pose_onnx(net: nn.Module, path: str | Path, batch_size: int | None = None, opset: int | None = None) -> Path:
-    """Export a `DeepHARPose` (put in eval mode here) to ONNX at ``path``; returns the path.
-
-    Input ``image`` (B, 3, H, W) float32 in [-1, 1], H, W = ``net.input_size``; B is dynamic when ``batch_size`` is
-    None, else fixed. Outputs of the LAST prediction block: ``pose`` (B, J, D) crop-normalised (x, y[, z]) in
-    [0, 1] (map to pixels with `har.codec.HeatmapCodec`) and ``visibility`` (B, J, 1) in (0, 1).
-    ``opset``: ONNX opset (None: the exporter's default).
-    """
-    net.eval()
-    height, width = net.input_size
-    example = torch.zeros(1 if batch_size is None else batch_size, 3, height, width)
-    return _export(PoseExportWrapper(net), example, "image", POSE_OUTPUTS, path, batch_size, opset)
-
-
-def export_action_onnx(
-    module: nn.Module,
-    path: str | Path,
-    num_frames: int,
-    batch_size: int | None = None,
-    opset: int | None = None,
-) -> Path:
-    """Export an `ActionModule` (eval mode: pose network and action network) to ONNX: input ``clip``
-    (B, T, 3, H, W) float32 in [-1, 1] with T = ``num_frames`` (fixed), outputs ``fused`` (B, A), ``pose`` /
-    ``appearance`` (N, B, A), ``pose_fused``, ``appearance_fused`` (B, A): logits (softmax for probabilities)."""
-    module.eval()
-    height, width = module.pose_net.input_size
-    example = torch.zeros(1 if batch_size is None else batch_size, int(num_frames), 3, height, width)
-    return _export(ActionExportWrapper(module), example, "clip", ACTION_OUTPUTS, path, batch_size, opset)
-
-
-def onnx_max_abs_diff(wrapper: nn.Module, path: str | Path, inputs: torch.Tensor) -> float:
-    """Largest |onnxruntime − PyTorch| over all outputs for ``inputs`` (CPU)."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    with torch.no_grad():
-        expected = [t.float().numpy() for t in wrapper.eval()(inputs)]
-    got = session.run(None, {session.get_inputs()[0].name: inputs.numpy()})
-    return max(float(np.abs(g - e).max()) for g, e in zip(got, expected, strict=True))
+from har.models.onnx import (
+    ActionExportWrapper,
+    PoseExportWrapper,
+    export_action_onnx,
+    export_pose_onnx,
+    onnx_max_abs_diff,
+)
 
 
 def export_checkpoint(

@@ -1,0 +1,175 @@
+"""``runtime=onnx`` of evaluate.py and predict.py against ``runtime=torch``: wall time of the whole command (checkpoint
+load, ONNX export, data, network, metrics, files), on one checkpoint and one dataset, measured in one run.
+
+The checkpoint is the experiment's pose network with random weights (the time does not depend on them), saved as
+train.py saves one. ``evaluate`` runs evaluate.py's pipeline on the experiment's test split (synthetic_pose: the
+synthetic COCO val2017, generated on first use); ``predict`` runs predict.py on the same split's images with its
+annotation file as the boxes (``overlays=false``: the drawing is the same in both runtimes). The runtimes are run
+interleaved (torch, onnx, torch, onnx, ...): the figure is the median over ``--rounds`` (>= 3) with the fastest and
+slowest; the ratio is torch's median over onnx's (> 1: onnx is faster). Each onnx run exports the network again
+(what a user's command does); the export's own time is reported apart. The metrics and keypoints of the two
+runtimes are compared (largest difference in the JSON).
+
+Usage::
+
+    .venv/bin/python -m bench.runtime                              # synthetic_pose (demo size), 3 rounds: ~4 min
+    .venv/bin/python -m bench.runtime --experiment coco_pose --data-root data/synthetic_coco --limit 32
+    .venv/bin/python -m bench.runtime --quick                      # tiny network and data: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import REPO, command_line, fmt_spread, machine_info, print_json_line, print_table, spread
+
+
+def _compose(config: str, overrides: list[str], out: Path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from har.utils.resolvers import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name=config, overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    return cfg
+
+
+def _save_checkpoint(experiment: str, overrides: list[str], path: Path) -> dict:
+    """The experiment's PoseModule, random weights, saved as Lightning does; returns its data settings."""
+    import lightning
+    import torch
+    from hydra.utils import instantiate
+
+    cfg = _compose("train", [f"experiment={experiment}", *overrides], path.parent / "compose")
+    torch.manual_seed(0)
+    module = instantiate(cfg.model)
+    data = {"padding": float(cfg.data.get("padding", 1.25)), "input_size": list(cfg.data.input_size)}
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": lightning.__version__, "epoch": 0, "global_step": 0,
+                "datamodule_hyper_parameters": data}, path)  # fmt: skip
+    return {"root": str(cfg.data.root), "net": dict(cfg.model.net)}
+
+
+def _export_seconds(ckpt: Path, folder: Path) -> float:
+    """Seconds to export the checkpoint's pose network and open it in onnxruntime (what runtime=onnx adds)."""
+    from har.lit.common import load_module
+    from har.models.onnx import OnnxPoseNet
+
+    net = load_module(ckpt).net
+    start = time.perf_counter()
+    OnnxPoseNet(net, folder / "pose_net.onnx")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiment", default="synthetic_pose", help="a pose experiment (default: synthetic_pose)")
+    parser.add_argument("--data-root", default=None, help="data.root (default: the experiment's)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each runtime, interleaved (default 3)")
+    parser.add_argument("--tools", nargs="+", default=["evaluate", "predict"], choices=["evaluate", "predict"])
+    parser.add_argument("--quick", action="store_true", help="a tiny network on a tiny generated set (smoke test)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        raise SystemExit("--rounds: at least 1")
+
+    from har.predict.run import predict
+    from har.run.pipeline import evaluate
+    from har.run.quiet import quiet_lightning
+
+    quiet_lightning()
+    work = Path(tempfile.mkdtemp(prefix="har-bench-runtime-"))
+    try:
+        common = ["trainer.accelerator=cpu", "logger=csv"]
+        if args.quick:
+            from har.synthetic.coco import generate_synthetic_coco
+
+            root = work / "data"
+            generate_synthetic_coco(root, num_train=4, num_val=12, seed=0, progress=False)
+            common += ["model.net.width=16", "model.net.num_blocks=2", "data.input_size=[64,64]",
+                       "data.synthetic=null", "data.num_workers=0", "data.persistent_workers=false"]  # fmt: skip
+        else:
+            root = None
+        if args.data_root:
+            root = Path(args.data_root)
+        if root is not None:
+            common.append(f"data.root={root}")
+        ckpt = work / "pose.ckpt"
+        info = _save_checkpoint(args.experiment, common, ckpt)
+        root = Path(info["root"])
+
+        times: dict[str, dict[str, list[float]]] = {t: {"torch": [], "onnx": []} for t in args.tools}
+        export_s: list[float] = []
+        diffs: dict[str, float] = {}
+        outputs: dict[str, dict[str, object]] = {t: {} for t in args.tools}
+        for r in range(args.rounds):
+            for tool in args.tools:
+                for runtime in ("torch", "onnx"):
+                    out = work / f"{tool}_{runtime}_{r}"
+                    if tool == "evaluate":
+                        cfg = _compose("eval", [f"experiment={args.experiment}", f"ckpt_path={ckpt}",
+                                                f"runtime={runtime}", *common], out)  # fmt: skip
+                        start = time.perf_counter()
+                        result = evaluate(cfg)
+                    else:
+                        cfg = _compose("predict", [f"ckpt_path={ckpt}", f"input={root / 'val2017'}",
+                                                   f"boxes={root / 'annotations' / 'person_keypoints_val2017.json'}",
+                                                   f"runtime={runtime}", "overlays=false", "batch_size=16",
+                                                   "trainer.accelerator=cpu"], out)  # fmt: skip
+                        start = time.perf_counter()
+                        files = predict(cfg)
+                        result = [p["keypoints"] for p in json.loads(Path(files["predictions"]).read_text())]
+                    times[tool][runtime].append(time.perf_counter() - start)
+                    if r == 0:
+                        outputs[tool][runtime] = result
+                    shutil.rmtree(out, ignore_errors=True)
+            export_s.append(_export_seconds(ckpt, work / f"export_{r}"))
+        if "evaluate" in outputs:
+            a, b = outputs["evaluate"]["torch"], outputs["evaluate"]["onnx"]
+            diffs["evaluate_metrics"] = max(abs(a[k] - b[k]) for k in a)  # type: ignore[index]
+        if "predict" in outputs:
+            import numpy as np
+
+            a, b = (np.asarray(outputs["predict"][k]) for k in ("torch", "onnx"))
+            diffs["predict_keypoints_px"] = float(np.abs(a - b).max())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    figures: dict[str, dict] = {}
+    rows = []
+    for tool in args.tools:
+        t, o = (spread(times[tool][k]) for k in ("torch", "onnx"))
+        ratios = spread([a / b for a, b in zip(times[tool]["torch"], times[tool]["onnx"], strict=True)])
+        figures[tool] = {"torch_s": t, "onnx_s": o, "speedup": ratios,
+                         "runs_s": {k: [round(v, 3) for v in times[tool][k]] for k in ("torch", "onnx")}}  # fmt: skip
+        rows.append([tool, fmt_spread(t, 1, " s"), fmt_spread(o, 1, " s"), fmt_spread(ratios, 2, "×")])
+    info_machine = machine_info()
+    print_table(["tool", "runtime=torch", "runtime=onnx (incl. export)", "torch / onnx"], rows,
+                title=f"{args.experiment}{' (--quick)' if args.quick else ''}, {args.rounds} rounds, "
+                      f"{info_machine.get('cpu', '')}: medians (fastest-slowest)")  # fmt: skip
+    export = spread(export_s)
+    print(
+        f"ONNX export (inside each onnx run): {fmt_spread(export, 1, ' s')}; largest differences: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
+    print_json_line({"bench": "runtime", "command": command_line("bench.runtime", argv), "experiment": args.experiment,
+                     "quick": args.quick, "rounds": args.rounds, "net": info["net"], "machine": info_machine,
+                     "export_s": export, "max_abs_diff": diffs, **figures,
+                     "median_speedup": {t: figures[t]["speedup"]["median"] for t in args.tools}})  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
