@@ -12,6 +12,15 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 torch.set_num_threads(2)
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """The suite's caches (ONNX exports, COCO indexes not writable beside their file) in a folder of its own, not
+    the user's ~/.cache/har; subprocesses inherit it."""
+    os.environ["HAR_CACHE_DIR"] = str(tmp_path_factory.mktemp("har_cache"))
+
+
 TINY = {"num_train": 24, "num_val": 9, "seed": 0}  # 13 val instances: odd, so DDP pads
 
 

@@ -11,7 +11,7 @@ import torch
 
 from har.errors import UserError
 from har.lit.common import use_onnx_runtime
-from har.models.onnx import OnnxPoseNet
+from har.models.onnx import OnnxPoseNet, onnx_cache_file
 from har.models.pose_net import DeepHARPose
 from har.run.pipeline import evaluate
 from tests.conftest import tiny_data_overrides
@@ -19,12 +19,11 @@ from tests.test_configs import compose_config
 from tests.test_predict import run_predict, save_action_checkpoint, save_pose_checkpoint
 
 
-@pytest.mark.parametrize("depth_bins", [None, 4], ids=["2d", "3d"])
-def test_onnx_pose_net_gives_every_output_of_the_network(depth_bins, tmp_path):
+def test_onnx_pose_net_gives_every_output_of_the_network(tmp_path):
+    """3D with heat maps and features (an action model's pose network), 2D lean (pose and visibility only)."""
     torch.manual_seed(0)
-    context = 0 if depth_bins else 2
-    net = DeepHARPose(num_joints=5, num_blocks=2, width=32, input_size=(64, 64), depth_bins=depth_bins,
-                      num_context_per_joint=context).eval()  # fmt: skip
+    net = DeepHARPose(num_joints=5, num_blocks=2, width=32, input_size=(64, 64), depth_bins=4,
+                      num_context_per_joint=0).eval()  # fmt: skip
     x = torch.rand(3, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         expected = net(x)
@@ -33,12 +32,33 @@ def test_onnx_pose_net_gives_every_output_of_the_network(depth_bins, tmp_path):
     for name in expected._fields:
         assert getattr(got, name).shape == getattr(expected, name).shape, name
         torch.testing.assert_close(getattr(got, name), getattr(expected, name), atol=1e-4, rtol=1e-4)
-    assert got.pose.shape[0] == 2  # every block: the test losses read them all
-    lean = OnnxPoseNet(net, tmp_path / "lean.onnx")
-    out = lean(x[:1])  # the batch is dynamic
-    torch.testing.assert_close(out.pose, expected.pose[:, :1], atol=1e-4, rtol=1e-4)
+    assert got.pose.shape[0] == 2 and got.pose.shape[-1] == 3  # every block (the test losses read them all), 3D
+
+
+def test_the_lean_net_is_cached_per_weights(tmp_path, monkeypatch):
+    """Without features: pose and visibility only. A second runtime=onnx run on the same weights reuses the export
+    (6-22 s); other weights have another cache file."""
+    monkeypatch.setenv("HAR_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    net = DeepHARPose(num_joints=5, num_blocks=2, width=16, input_size=(64, 64)).eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        expected = net(x[:1])
+    first = OnnxPoseNet(net, tmp_path / "a" / "pose_net.onnx")
+    out = first(x[:1])  # the batch is dynamic
+    torch.testing.assert_close(out.pose, expected.pose, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(out.visibility, expected.visibility, atol=1e-4, rtol=1e-4)
     assert out.heatmaps.numel() == 0 and out.features.numel() == 0
-    assert lean.dim == net.dim and lean.num_joints == 5 and tuple(lean.input_size) == (64, 64)  # read from the net
+    assert first.dim == 2 and first.num_joints == 5 and tuple(first.input_size) == (64, 64)  # read from the net
+
+    again = OnnxPoseNet(net, tmp_path / "b" / "pose_net.onnx")
+    assert not first.from_cache and again.from_cache and len(list((tmp_path / "cache" / "onnx").iterdir())) == 1
+    assert (tmp_path / "b" / "pose_net.onnx").read_bytes() == (tmp_path / "a" / "pose_net.onnx").read_bytes()
+    key = onnx_cache_file(net, False)
+    assert key.is_file() and onnx_cache_file(net, True) != key
+    with torch.no_grad():
+        net.blocks[0].regmap.conv.weight.mul_(2.0)
+    assert onnx_cache_file(net, False) != key
 
 
 def test_evaluate_with_onnx_runtime_gives_the_torch_metrics_and_keypoints(tiny_coco, tmp_path):

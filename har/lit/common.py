@@ -3,6 +3,7 @@ and loading a module from any har checkpoint."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from har.checkpoints import read_checkpoint, require_kind
 from har.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def plain(value: Any) -> Any:
@@ -70,4 +73,6 @@ def use_onnx_runtime(module: pl.LightningModule, folder: str | Path, threads: in
     net = OnnxPoseNet(getattr(module, name), Path(folder) / "pose_net.onnx", features=name == "pose_net",
                       threads=threads)  # fmt: skip
     setattr(module, name, net)
+    log.info("runtime=onnx: the pose network runs under onnxruntime: %s (%s)", net.path,
+             "the export cached for these weights" if net.from_cache else "exported")  # fmt: skip
     return net.path

@@ -13,7 +13,10 @@ put in eval mode before export: BatchNorm must use its running statistics.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import torch
 from torch import nn
 
 from har.models.pose_net import DeepHARPose, PoseNetOutput
+from har.utils.io import atomic_path
 
 POSE_OUTPUTS = ("pose", "visibility")
 ACTION_OUTPUTS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")
@@ -151,17 +155,30 @@ class OnnxPoseNet(nn.Module):
     ``features``; without, those two are empty tensors. Everything else (``dim``, ``num_joints``, ``input_size``,
     ``decode``, ...) is read from the wrapped network, kept as ``torch_net`` (its weights stay in the module's
     ``state_dict``). Inference only: the graph is the network in eval mode, and no gradient flows through it.
-    ``threads``: onnxruntime's intra-op threads (None: its default, one per core).
+    ``threads``: onnxruntime's intra-op threads (None: its default, one per core). ``cache``: keep the export in
+    `onnx_cache_dir` and reuse it for the same weights (the export takes 6-22 s on 2 CPU cores, whatever the data's
+    size); ``from_cache`` says whether this one was.
     """
 
-    def __init__(self, net: DeepHARPose, path: str | Path, features: bool = False, threads: int | None = None):
+    def __init__(self, net: DeepHARPose, path: str | Path, features: bool = False, threads: int | None = None,
+                 cache: bool = True) -> None:  # fmt: skip
         super().__init__()
         import onnxruntime as ort
 
         self.torch_net = net.eval()
         self.with_features = bool(features)
-        self.path = _export(PoseNetExportWrapper(net, self.with_features), _example(net, None), "image",
-                            POSE_NET_OUTPUTS[: 4 if self.with_features else 2], path, None, None)  # fmt: skip
+        self.path, self.from_cache = Path(path), False
+        cached = onnx_cache_file(net, self.with_features) if cache else None
+        if cached is not None and cached.is_file():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached, self.path)
+            self.from_cache = True
+        else:
+            _export(PoseNetExportWrapper(net, self.with_features), _example(net, None), "image",
+                    POSE_NET_OUTPUTS[: 4 if self.with_features else 2], self.path, None, None)  # fmt: skip
+            if cached is not None:
+                with atomic_path(cached) as tmp:
+                    shutil.copyfile(self.path, tmp)
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
@@ -179,6 +196,28 @@ class OnnxPoseNet(nn.Module):
         if not self.with_features:
             outs += [x.new_zeros(0), x.new_zeros(0)]
         return PoseNetOutput(*outs)
+
+
+def onnx_cache_dir() -> Path:
+    """Where exported pose networks are kept for the next ``runtime=onnx`` run: ``$HAR_CACHE_DIR/onnx``, else
+    ``~/.cache/har/onnx`` (as the COCO index cache)."""
+    root = os.environ.get("HAR_CACHE_DIR")
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "har") / "onnx"
+
+
+def onnx_cache_file(net: nn.Module, features: bool) -> Path:
+    """The cache file of ``net``'s export: named by a digest of its weights, buffers, configuration (class, input
+    size, outputs) and the torch and onnxruntime versions, so that a changed network or exporter never reuses it."""
+    import onnxruntime as ort
+
+    state = net.state_dict()
+    shapes = sorted((k, tuple(v.shape), str(v.dtype)) for k, v in state.items())
+    digest = hashlib.sha256()
+    digest.update(repr((type(net).__name__, tuple(net.input_size), features, torch.__version__, ort.__version__,
+                        shapes)).encode())  # fmt: skip
+    for value in state.values():
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return onnx_cache_dir() / f"pose_net_{digest.hexdigest()[:32]}.onnx"
 
 
 def _example(net: nn.Module, batch_size: int | None) -> torch.Tensor:

@@ -93,8 +93,7 @@ def predict(cfg: DictConfig) -> dict[str, Path | list[Path]]:
     module = load_module(cfg.ckpt_path, ckpt, tool="predict.py")
     out_dir = Path(cfg.paths.output_dir)
     if cfg.get("runtime", "torch") == "onnx":
-        onnx_file = use_onnx_runtime(module, out_dir / "onnx")
-        log.info("runtime=onnx: the pose network runs under onnxruntime (%s)", onnx_file)
+        use_onnx_runtime(module, out_dir / "onnx")
     if isinstance(module, ActionModule):
         predictor, loader, writer = _action_parts(cfg, module, source, clip_settings(ckpt), out_dir)
     else:

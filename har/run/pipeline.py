@@ -201,7 +201,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule, trainer = _build(cfg, ("test",))
     model = module_cls.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True)
     if cfg.get("runtime", "torch") == "onnx":
-        log.info("runtime=onnx: the pose network runs under onnxruntime (%s)",
-                 use_onnx_runtime(model, Path(cfg.paths.output_dir) / "onnx"))  # fmt: skip
+        use_onnx_runtime(model, Path(cfg.paths.output_dir) / "onnx")
     trainer.test(model, datamodule=datamodule)
     return _write_outputs(model, dict(trainer.callback_metrics), Path(cfg.paths.output_dir))
