@@ -34,11 +34,14 @@ install: $(STAMP) $(NATIVE)
 train: install
 	$(PY) train.py $(ARGS)
 
+# The suite runs in one pytest worker per core (pytest-xdist; a test file stays in one worker, so its fixtures are
+# built once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 test: install
-	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow" $(ARGS)
+	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-all: install
-	WANDB_MODE=offline $(PY) -m pytest -q $(ARGS)
+	WANDB_MODE=offline $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: install
 	$(PY) -m ruff check har tests bench train.py evaluate.py predict.py

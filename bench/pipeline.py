@@ -231,6 +231,8 @@ def run_benchmark(
         if roi:
             variants["eval_sample_without_roi_decode"] = dataset(reduced_decode, resize_unrotated, train=False,
                                                                  roi=False)  # fmt: skip
+        if resize_unrotated:  # every evaluation window is unrotated: where the resize would show its gain
+            variants["eval_sample_without_unrotated_resize"] = dataset(reduced_decode, False, train=False)
         ds = variants["sample"]
         # All instances, or `samples` of them spread evenly over the index (for a real COCO folder).
         order = list(range(len(ds))) if not samples or samples >= len(ds) else \
@@ -290,10 +292,17 @@ def run_benchmark(
         "ratio_to_region_decode": round(variant_ms["sample"] / ms([p["decode"] for p in parts_s]), 3),
         # Each optimisation's gain: the pass without it over the pass with it, round by round.
         "optimisation_gain_rounds": {
-            name.removeprefix("without_"): rounds_ratio(v, variant_s["sample"])
-            for name, v in variant_s.items()
-            if name.startswith("without_")
-        },
+            **{
+                name.removeprefix("without_"): rounds_ratio(v, variant_s["sample"])
+                for name, v in variant_s.items()
+                if name.startswith("without_")
+            },
+            **{
+                f"{name.removeprefix('eval_sample_without_')}_at_evaluation": rounds_ratio(v, variant_s["eval_sample"])
+                for name, v in variant_s.items()
+                if name.startswith("eval_sample_without_")
+            },
+        },  # fmt: skip
         "decode_reductions": {f"1/{r}": c for r, c in sorted(reductions.items())},
         "decoded_pixel_fraction": round(decoded_fraction, 3),
         "by_decoded_fraction": {
@@ -341,6 +350,8 @@ def _print_table(r: dict) -> None:
     rows.append(("evaluation sample (no augmentation)", v["eval_sample"]))
     if "eval_sample_without_roi_decode" in v:
         rows.append(("  same, ROI decode off (whole images)", v["eval_sample_without_roi_decode"]))
+    if "eval_sample_without_unrotated_resize" in v:
+        rows.append(("  same, without unrotated resize (warpAffine)", v["eval_sample_without_unrotated_resize"]))
     rows.append(("breakdown of the training sample:", None))
     labels = {"window": "window + augmentation draws", "decode": "read + decode (window only, reduced where allowed)",
               "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric in the worker",

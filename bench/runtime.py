@@ -14,7 +14,7 @@ is faster). The export's own time (uncached) is measured apart, once per round.
 Usage::
 
     .venv/bin/python -m bench.runtime                              # synthetic_pose (demo size), 3 rounds: ~4 min
-    .venv/bin/python -m bench.runtime --experiment coco_pose --data-root data/synthetic_coco --limit 32
+    .venv/bin/python -m bench.runtime --experiment coco_pose --data-root data/synthetic_coco --limit 48  # full size
     .venv/bin/python -m bench.runtime --quick                      # tiny network and data: a smoke test
 """
 
@@ -67,7 +67,8 @@ def _save_checkpoint(experiment: str, overrides: list[str], path: Path) -> dict:
                 "datamodule_hyper_parameters": data}, path)  # fmt: skip
     from omegaconf import OmegaConf
 
-    return {"root": str(cfg.data.root), "net": OmegaConf.to_container(cfg.model.net, resolve=True)}
+    return {"root": str(cfg.data.root), "net": OmegaConf.to_container(cfg.model.net, resolve=True),
+            "batch_size": int(cfg.data.batch_size)}  # fmt: skip
 
 
 def _export_seconds(ckpt: Path, folder: Path) -> float:
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=None, help="data.root (default: the experiment's)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each runtime, interleaved (default 3)")
     parser.add_argument("--tools", nargs="+", default=["evaluate", "predict"], choices=["evaluate", "predict"])
+    parser.add_argument("--limit", type=int, default=None,
+                        help="about this many images: evaluate.py runs the test batches that hold them, predict.py "
+                             "the first this many val images (default: all)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a tiny network on a tiny generated set (smoke test)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -116,6 +120,13 @@ def main(argv: list[str] | None = None) -> None:
         ckpt = work / "pose.ckpt"
         info = _save_checkpoint(args.experiment, common, ckpt)
         root = Path(info["root"])
+        images = root / "val2017"
+        if args.limit:
+            images = work / "images"  # the first --limit images, linked
+            images.mkdir()
+            for f in sorted((root / "val2017").iterdir())[: args.limit]:
+                (images / f.name).symlink_to(f)
+            common.append(f"+trainer.limit_test_batches={-(-args.limit // info['batch_size'])}")
 
         os.environ["HAR_CACHE_DIR"] = str(work / "cache")  # empty: the first onnx run exports
         times: dict[str, dict[str, list[float]]] = {t: {"torch": [], "onnx": []} for t in args.tools}
@@ -133,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                         start = time.perf_counter()
                         result = evaluate(cfg)
                     else:
-                        cfg = _compose("predict", [f"ckpt_path={ckpt}", f"input={root / 'val2017'}",
+                        cfg = _compose("predict", [f"ckpt_path={ckpt}", f"input={images}",
                                                    f"boxes={root / 'annotations' / 'person_keypoints_val2017.json'}",
                                                    f"runtime={runtime}", "overlays=false", "batch_size=16",
                                                    "trainer.accelerator=cpu"], out)  # fmt: skip
@@ -180,8 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
     )
     print_json_line({"bench": "runtime", "command": command_line("bench.runtime", argv), "experiment": args.experiment,
-                     "quick": args.quick, "rounds": args.rounds, "net": info["net"], "machine": info_machine,
-                     "export_s": export, "first_onnx_run_s": first_onnx_s, "max_abs_diff": diffs, **figures,
+                     "quick": args.quick, "limit": args.limit, "rounds": args.rounds, "net": info["net"],
+                     "machine": info_machine, "export_s": export, "first_onnx_run_s": first_onnx_s,
+                     "max_abs_diff": diffs, **figures,
                      "median_speedup": {t: figures[t]["speedup"]["median"] for t in args.tools}})  # fmt: skip
 
 

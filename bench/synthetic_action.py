@@ -10,6 +10,11 @@ times are not the preset's)::
     python -m bench.synthetic_action                          # 3 seeds (1, 2, 3), the full preset
     python -m bench.synthetic_action --seeds 7 --epochs 4     # a shorter check
     python -m bench.synthetic_action --seeds 1 -- trainer.deterministic=true
+    python -m bench.synthetic_action --until-target            # each run stops at val acc >= 0.9, or at 10 min
+
+``--until-target`` checks the claim at the least cost: each run ends at the first validation with val acc >= 0.9
+(Lightning's ``EarlyStopping`` with ``stopping_threshold``) or after 10 minutes of training (``trainer.max_time``),
+then tests its best checkpoint as usual.
 """
 
 from __future__ import annotations
@@ -90,9 +95,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=None, help="trainer.max_epochs (default: the preset's)")
     parser.add_argument("--out", type=Path, default=None, help="run folders here (default: a temporary folder)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per seed before giving up")
+    until = f"stop each run at val acc >= {TARGET_ACC} or after {TARGET_S:.0f} s of training"
+    parser.add_argument("--until-target", action="store_true", help=until)
     parser.add_argument("overrides", nargs="*", help="more train.py overrides (after --)")
     args = parser.parse_args(argv)
     overrides = list(args.overrides) + ([f"trainer.max_epochs={args.epochs}"] if args.epochs else [])
+    if args.until_target:
+        minutes = int(TARGET_S // 60)
+        overrides += [f'+trainer.max_time="00:00:{minutes:02d}:00"',
+                      "+callbacks.until_target._target_=lightning.pytorch.callbacks.EarlyStopping",
+                      "+callbacks.until_target.monitor=val/acc", "+callbacks.until_target.mode=max",
+                      f"+callbacks.until_target.stopping_threshold={TARGET_ACC}",
+                      "+callbacks.until_target.patience=1000"]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="har_bench_action_") as tmp:
         root = args.out or Path(tmp)
         load_before = [round(x, 2) for x in os.getloadavg()]

@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("HAR_ROOT", str(ROOT))
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-torch.set_num_threads(2)
-
+# One pytest-xdist worker per core (make test): each worker gets its share of the cores, not all of them.
+torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,8 +22,6 @@ from har.models.action_net import (
 )
 from har.models.pose_net import DeepHARPose
 
-torch.set_num_threads(2)
-
 SMALL_FEATURES, MAP_SIZE, NUM_ACTIONS = 8, (3, 4), 5
 
 

@@ -14,8 +14,6 @@ import torch
 
 from har.models.keras_import import KerasWeightsError
 
-torch.set_num_threads(2)
-
 FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "deephar_keras" / "action3d_v2"
 FILES = [FIXTURE / "weights_pose_part.h5", FIXTURE / "weights_action_heads.h5"]
 TOL = 1e-4

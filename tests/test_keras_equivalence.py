@@ -16,8 +16,6 @@ import torch
 from har.models.keras_import import KerasWeightsError, load_keras_weights
 from har.models.pose_net import DeepHARPose
 
-torch.set_num_threads(2)
-
 FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "deephar_keras" / "pose2d_k2"
 TOL = 1e-4
 

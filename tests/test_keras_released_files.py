@@ -20,8 +20,6 @@ from har.models.keras_import import KerasWeightsError
 from har.models.pose_net import DeepHARPose
 from har.tools.import_deephar import main
 
-torch.set_num_threads(2)
-
 SMALL = {"width": 32, "input_size": (64, 64)}  # the released files have width 576 at 256×256
 
 

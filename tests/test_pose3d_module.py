@@ -17,8 +17,6 @@ from har.metrics.mpjpe import mpjpe, reconstruct_world
 from har.metrics.pckh import pckh
 from har.models.losses import pose_loss
 
-torch.set_num_threads(2)
-
 J, SIZE = 17, 64
 EVAL_SETS = [("mpii", "pckh"), ("h36m", "mpjpe")]
 NET = {"num_joints": J, "num_blocks": 1, "num_context_per_joint": 0, "depth_bins": 4, "width": 16,

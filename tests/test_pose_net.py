@@ -19,8 +19,6 @@ from har.models.soft_argmax import (
     spatial_softmax,
 )
 
-torch.set_num_threads(2)
-
 LAYOUT = (
     Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "deephar_keras" / "pose2d_k2" / "layout.json"
 )
