@@ -185,7 +185,6 @@ def run_benchmark(
     rounds: int = 7,
     reduced_decode: bool = True,
     roi_decode: bool = True,
-    resize_unrotated: bool = True,
     photometric: bool = True,
     seed: int = 0,
     data_dir: str | Path | None = None,
@@ -212,27 +211,21 @@ def run_benchmark(
 
         roi = roi_decode and jpeg_roi.available()
 
-        def dataset(reduced: bool, resize: bool, train: bool = True, aug: Augmentation = augment, roi: bool = roi):
-            transform = TopDownTransform(layout, input_size, augment=aug if train else None,
-                                         resize_unrotated=resize)  # fmt: skip
+        def dataset(reduced: bool, train: bool = True, aug: Augmentation = augment, roi: bool = roi):
+            transform = TopDownTransform(layout, input_size, augment=aug if train else None)
             return TopDownPoseDataset(index, image_dir, transform, reduced_decode=reduced, roi_decode=roi)
 
-        variants = {"sample": dataset(reduced_decode, resize_unrotated)}  # the measured configuration first
+        variants = {"sample": dataset(reduced_decode)}  # the measured configuration first
         if on_device:
             in_worker = _configured_augmentation(photometric, on_device=False)
-            variants["photometric_in_worker"] = dataset(reduced_decode, resize_unrotated, aug=in_worker)
+            variants["photometric_in_worker"] = dataset(reduced_decode, aug=in_worker)
         if roi:
-            variants["without_roi_decode"] = dataset(reduced_decode, resize_unrotated, roi=False)
+            variants["without_roi_decode"] = dataset(reduced_decode, roi=False)
         if reduced_decode:
-            variants["without_reduced_decode"] = dataset(False, resize_unrotated)
-        if resize_unrotated:
-            variants["without_unrotated_resize"] = dataset(reduced_decode, False)
-        variants["eval_sample"] = dataset(reduced_decode, resize_unrotated, train=False)
+            variants["without_reduced_decode"] = dataset(False)
+        variants["eval_sample"] = dataset(reduced_decode, train=False)
         if roi:
-            variants["eval_sample_without_roi_decode"] = dataset(reduced_decode, resize_unrotated, train=False,
-                                                                 roi=False)  # fmt: skip
-        if resize_unrotated:  # every evaluation window is unrotated: where the resize would show its gain
-            variants["eval_sample_without_unrotated_resize"] = dataset(reduced_decode, False, train=False)
+            variants["eval_sample_without_roi_decode"] = dataset(reduced_decode, train=False, roi=False)
         ds = variants["sample"]
         # All instances, or `samples` of them spread evenly over the index (for a real COCO folder).
         order = list(range(len(ds))) if not samples or samples >= len(ds) else \
@@ -312,7 +305,6 @@ def run_benchmark(
         "optimisations": {
             "roi_decode": roi,
             "reduced_resolution_decode": reduced_decode,
-            "unrotated_resize": resize_unrotated,
             "bgr_crop_split_into_rgb_chw": True,
             "inter_linear": True,
             "cheap_photometric_ops": photometric,
@@ -350,11 +342,9 @@ def _print_table(r: dict) -> None:
     rows.append(("evaluation sample (no augmentation)", v["eval_sample"]))
     if "eval_sample_without_roi_decode" in v:
         rows.append(("  same, ROI decode off (whole images)", v["eval_sample_without_roi_decode"]))
-    if "eval_sample_without_unrotated_resize" in v:
-        rows.append(("  same, without unrotated resize (warpAffine)", v["eval_sample_without_unrotated_resize"]))
     rows.append(("breakdown of the training sample:", None))
     labels = {"window": "window + augmentation draws", "decode": "read + decode (window only, reduced where allowed)",
-              "warp": "warp (warpAffine, or resize if unrotated)", "photometric": "photometric in the worker",
+              "warp": "warp (warpAffine)", "photometric": "photometric in the worker",
               "targets": "targets + CHW image + tensors"}  # fmt: skip
     rows += [(f"  {labels[k]}", x) for k, x in r["breakdown_ms"].items()]
     print(f"data pipeline, one core: {r['samples']} samples from {r['images']} synthetic images "
@@ -397,7 +387,6 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-reduced-decode", action="store_true")
     p.add_argument("--no-roi-decode", action="store_true", help="decode whole images (as without the native decoder)")
-    p.add_argument("--no-unrotated-resize", action="store_true")
     p.add_argument("--no-photometric", action="store_true")
     p.add_argument(
         "--texture",
@@ -415,7 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
     entry = ["bench/pipeline.py"] if __spec__ is None else ["-m", "bench.pipeline"]  # run as a script, or -m
     command = shlex.join([".venv/bin/python", *entry, *(sys.argv[1:] if argv is None else argv)])
     return run_benchmark(args.images, args.min_size, args.max_size, tuple(args.input_size), args.rounds,
-                         not args.no_reduced_decode, not args.no_roi_decode, not args.no_unrotated_resize,
+                         not args.no_reduced_decode, not args.no_roi_decode,
                          not args.no_photometric, args.seed, args.data_dir, command, args.texture,
                          args.samples)  # fmt: skip
 

@@ -266,7 +266,7 @@ def test_windows_across_or_beyond_the_image_edges_give_the_whole_decodes_crop(ro
 
     data = _jpeg(_texture(240, 320))
     whole = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    transform = TopDownTransform(COCO17, (64, 48), resize_unrotated=True)
+    transform = TopDownTransform(COCO17, (64, 48))
     centres = [(-100, 120), (0, 0), (160, 120), (319, 239), (330, -40), (600, 500), (-500, -500)]
     for cx, cy in centres:
         for size in (40.0, 200.0, 900.0):

@@ -117,13 +117,3 @@ def reduced_affine(m: np.ndarray, reduction: int) -> np.ndarray:
     out[:, 2] += m[:, :2].sum(axis=1) * ((reduction - 1) / 2.0)
     out[:, :2] *= reduction
     return out
-
-
-def unreduced_affine(mr: np.ndarray, reduction: int) -> np.ndarray:
-    """Inverse of :func:`reduced_affine`: the original → crop matrix of a reduced-image → crop matrix ``mr``."""
-    if reduction == 1:
-        return mr
-    out = mr.copy()
-    out[:, :2] /= reduction
-    out[:, 2] -= out[:, :2].sum(axis=1) * ((reduction - 1) / 2.0)
-    return out

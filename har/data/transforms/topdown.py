@@ -43,8 +43,6 @@ class TopDownTransform:
         padding: window size over the box size.
         augment: training augmentation, or None for evaluation (centred window, no flip, no photometric).
         stride: crop pixels per heat-map cell.
-        resize_unrotated: resample unrotated windows with ``cv2.resize`` of a pixel-aligned region (see
-            :func:`har.geometry.warp.warp_crop`) instead of ``cv2.warpAffine``.
     """
 
     def __init__(
@@ -54,10 +52,8 @@ class TopDownTransform:
         padding: float = 1.25,
         augment: Augmentation | None = None,
         stride: int = 8,
-        resize_unrotated: bool = True,
     ) -> None:
         self.layout = layout
-        self.resize_unrotated = resize_unrotated
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.padding = padding
         self.augment = augment
@@ -122,7 +118,7 @@ class TopDownTransform:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The crop of ``image`` (decoded at 1/``reduction``, starting at decoded pixel ``origin``) and the original →
         crop matrix it implements (:func:`har.geometry.warp.warp_crop`): build the targets from that matrix."""
-        return warp_crop(image, m, self.input_size, reduction, origin, self.resize_unrotated)
+        return warp_crop(image, m, self.input_size, reduction, origin)
 
     def photometric(self, crop: np.ndarray) -> np.ndarray:
         """Pixel-only augmentation of a BGR crop (identity without augmentation)."""
