@@ -21,6 +21,20 @@ def _cache_dir(tmp_path_factory):
     os.environ["HAR_CACHE_DIR"] = str(tmp_path_factory.mktemp("har_cache"))
 
 
+# What a DDP launcher leaves in this process's environment (Lightning sets MASTER_PORT when it picks a port).
+_DISTRIBUTED_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK", "GLOBAL_RANK", "RANK",
+                    "LOCAL_WORLD_SIZE", "GROUP_RANK")  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_distributed_env(monkeypatch):
+    """Each test starts without the distributed variables an earlier test's DDP launcher left behind (they are
+    removed again after it). A stale MASTER_PORT would make the next DDP run, or a subprocess that inherits it,
+    reuse a port that another pytest-xdist worker may have taken meanwhile: both then hang at the rendezvous."""
+    for name in _DISTRIBUTED_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 TINY = {"num_train": 24, "num_val": 9, "seed": 0}  # 13 val instances: odd, so DDP pads
 
 

