@@ -119,24 +119,35 @@ def per_name_option(values: Sequence[str] | None, names: Sequence[str], option: 
 # --- Models from the experiments ------------------------------------------------------------------------------
 
 
-def compose_experiment(experiment: str, overrides: Sequence[str] = (), runtime: bool = False) -> Any:
-    """``conf/train.yaml`` composed with ``experiment=NAME`` and ``overrides`` (Hydra's compose API). ``runtime``:
-    also set Hydra's runtime config, so that the data configs (``${hydra:...}`` paths) can be instantiated."""
-    from hydra import compose, initialize_config_dir
+def compose(config_name: str, overrides: Sequence[str] = (), runtime: bool = False, output_dir: Any = None) -> Any:
+    """``conf/<config_name>.yaml`` composed with ``overrides`` (Hydra's compose API). ``runtime``: also set Hydra's
+    runtime config, so that the data configs (``${hydra:...}`` paths) can be instantiated; ``output_dir``: the run
+    folder (``paths.output_dir``) the pipeline writes to."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
 
     from har.utils.resolvers import register_resolvers
 
     os.environ.setdefault("HAR_ROOT", str(REPO))
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"experiment={experiment}", *overrides],
-                      return_hydra_config=runtime)  # fmt: skip
+        cfg = hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=runtime)
     if runtime:
         HydraConfig().set_config(cfg)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def compose_experiment(experiment: str, overrides: Sequence[str] = (), runtime: bool = False) -> Any:
+    """``conf/train.yaml`` composed with ``experiment=NAME`` and ``overrides`` (see :func:`compose`)."""
+    return compose("train", [f"experiment={experiment}", *overrides], runtime)
 
 
 # --quick: every network shrunk to width 16, K = 2 pose blocks (and 1 action block), 64x64 input, T = 4 frames.

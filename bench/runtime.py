@@ -29,27 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, command_line, fmt_spread, machine_info, print_json_line, print_table, spread
+from bench.common import command_line, compose, fmt_spread, machine_info, print_json_line, print_table, spread
 
 
 def _compose(config: str, overrides: list[str], out: Path):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    from har.utils.resolvers import register_resolvers
-
-    os.environ.setdefault("HAR_ROOT", str(REPO))
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name=config, overrides=overrides, return_hydra_config=True)
-    HydraConfig().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-    return cfg
+    return compose(config, overrides, runtime=True, output_dir=out)
 
 
 def _save_checkpoint(experiment: str, overrides: list[str], path: Path) -> dict:
