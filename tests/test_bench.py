@@ -137,7 +137,9 @@ def test_runtime_quick_times_both_runtimes_and_compares_their_outputs():
         assert len(result[tool]["runs_s"]["torch"]) == len(result[tool]["runs_s"]["onnx"]) == 2
         positive(result[tool]["torch_s"], "median")
         positive(result[tool]["speedup"], "median")
-    assert result["max_abs_diff"]["evaluate_metrics"] < 1e-5 and result["max_abs_diff"]["predict_keypoints_px"] < 1e-3
+    # keypoints: predictions.json's rounding (3 decimals), so at most one unit of 1e-3 px
+    diffs = result["max_abs_diff"]
+    assert diffs["evaluate_metrics"] < 1e-5 and diffs["predict_keypoints_px"] <= 1.0011e-3
     assert result["export_s"]["n"] == 2 and "torch / onnx" in stdout
 
 
