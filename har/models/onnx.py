@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from har.models.pose_net import DeepHARPose, PoseNetOutput
-from har.utils.io import atomic_path
+from har.utils.io import atomic_path, cache_root
 
 POSE_OUTPUTS = ("pose", "visibility")
 ACTION_OUTPUTS = ("fused", "pose", "appearance", "pose_fused", "appearance_fused")
@@ -201,8 +200,7 @@ class OnnxPoseNet(nn.Module):
 def onnx_cache_dir() -> Path:
     """Where exported pose networks are kept for the next ``runtime=onnx`` run: ``$HAR_CACHE_DIR/onnx``, else
     ``~/.cache/har/onnx`` (as the COCO index cache)."""
-    root = os.environ.get("HAR_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "har") / "onnx"
+    return cache_root() / "onnx"
 
 
 def onnx_cache_file(net: nn.Module, features: bool) -> Path:

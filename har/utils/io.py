@@ -51,6 +51,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def cache_root() -> Path:
+    """har's cache folder: ``$HAR_CACHE_DIR``, else ``~/.cache/har`` (COCO index caches, ONNX exports)."""
+    root = os.environ.get("HAR_CACHE_DIR")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "har"
+
+
 @contextmanager
 def atomic_path(path: str | Path, durable: bool = False, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write ``path``'s content to (a file, or a folder the caller creates); on success

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import orjson
 
-from har.utils.io import atomic_path
+from har.utils.io import atomic_path, cache_root
 
 log = logging.getLogger(__name__)
 
@@ -414,8 +414,7 @@ _KINDS = {CocoIndex: (CACHE_FORMAT, _ARRAYS), CocoGroundTruth: (GT_CACHE_FORMAT,
 def default_cache_dir() -> Path:
     """Where index caches go when the annotation folder is read-only: ``$HAR_CACHE_DIR/coco_index``, else
     ``~/.cache/har/coco_index``."""
-    root = os.environ.get("HAR_CACHE_DIR")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "har") / "coco_index"
+    return cache_root() / "coco_index"
 
 
 def _digest(text: str, n: int) -> str:
