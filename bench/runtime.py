@@ -32,17 +32,13 @@ from pathlib import Path
 from bench.common import command_line, compose, fmt_spread, machine_info, print_json_line, print_table, spread
 
 
-def _compose(config: str, overrides: list[str], out: Path):
-    return compose(config, overrides, runtime=True, output_dir=out)
-
-
 def _save_checkpoint(experiment: str, overrides: list[str], path: Path) -> dict:
     """The experiment's PoseModule, random weights, saved as Lightning does; returns its data settings."""
     import lightning
     import torch
     from hydra.utils import instantiate
 
-    cfg = _compose("train", [f"experiment={experiment}", *overrides], path.parent / "compose")
+    cfg = compose("train", [f"experiment={experiment}", *overrides], runtime=True, output_dir=path.parent / "compose")
     torch.manual_seed(0)
     module = instantiate(cfg.model)
     data = {"padding": float(cfg.data.get("padding", 1.25)), "input_size": list(cfg.data.input_size)}
@@ -123,15 +119,16 @@ def main(argv: list[str] | None = None) -> None:
                 for runtime in ("torch", "onnx"):
                     out = work / f"{tool}_{runtime}_{r}"
                     if tool == "evaluate":
-                        cfg = _compose("eval", [f"experiment={args.experiment}", f"ckpt_path={ckpt}",
-                                                f"runtime={runtime}", *common], out)  # fmt: skip
+                        overrides = [f"experiment={args.experiment}", f"ckpt_path={ckpt}", f"runtime={runtime}",
+                                     *common]  # fmt: skip
+                        cfg = compose("eval", overrides, runtime=True, output_dir=out)
                         start = time.perf_counter()
                         result = evaluate(cfg)
                     else:
-                        cfg = _compose("predict", [f"ckpt_path={ckpt}", f"input={images}",
-                                                   f"boxes={root / 'annotations' / 'person_keypoints_val2017.json'}",
-                                                   f"runtime={runtime}", "overlays=false", "batch_size=16",
-                                                   "trainer.accelerator=cpu"], out)  # fmt: skip
+                        cfg = compose("predict", [f"ckpt_path={ckpt}", f"input={images}",
+                                                  f"boxes={root / 'annotations' / 'person_keypoints_val2017.json'}",
+                                                  f"runtime={runtime}", "overlays=false", "batch_size=16",
+                                                  "trainer.accelerator=cpu"], runtime=True, output_dir=out)  # fmt: skip
                         start = time.perf_counter()
                         files = predict(cfg)
                         result = [p["keypoints"] for p in json.loads(Path(files["predictions"]).read_text())]
