@@ -62,6 +62,34 @@ def test_frozen_pose_network_is_unchanged_by_a_step_and_unfreezes_on_schedule():
     assert any(not torch.equal(v, pose_before[k]) for k, v in module.pose_net.state_dict().items())
 
 
+def test_pose_warmup_keeps_action_gradients_out_of_the_pose_network_until_its_epoch():
+    class _Trainer:  # the epoch counter the module reads
+        current_epoch = 0
+
+    def grads(module, with_pose_loss):
+        module.train()
+        module.zero_grad()
+        batch = _batch()
+        out = module(batch["frames"])
+        loss = module.action_loss(out, batch["label"])
+        if with_pose_loss:  # a multitask pose batch's loss still trains the pose network during the warm-up
+            loss = loss + module.pose_net(module._pose_input(batch["frames"][:, 0])).pose.square().mean()
+        loss.backward()
+        pose = module.pose_net.stem.conv1.conv.weight.grad
+        return (0.0 if pose is None else pose.abs().sum().item()), module.action_net.parameters()
+
+    module = _module(pose_warmup_epochs=2)
+    module._trainer = _Trainer()
+    pose_grad, action_params = grads(module, with_pose_loss=False)
+    assert pose_grad == 0.0 and all(p.grad is not None and p.grad.abs().sum() > 0 for p in action_params)
+    assert grads(module, with_pose_loss=True)[0] > 0
+    assert module.pose_warming_up() and not module.eval().pose_warming_up()  # evaluation is the same function
+    _Trainer.current_epoch = 2
+    assert grads(module, with_pose_loss=False)[0] > 0  # from the warm-up's end the action losses reach it
+    with pytest.raises(ValueError, match="pose_warmup_epochs must be >= 0"):
+        _module(pose_warmup_epochs=-1)
+
+
 def test_pose_weights_come_from_a_pose_checkpoint(tmp_path):
     pose = PoseModule(net=POSE_NET, optimizer=SGD)
     with torch.no_grad():

@@ -266,6 +266,12 @@ class ActionModule(ClipActionModule):
         pose_ckpt: pose weights to start from (a PoseModule or ActionModule checkpoint), or None (from scratch).
         train_pose: train the pose network; false freezes it (eval mode, no gradients).
         unfreeze_pose_at_epoch: with ``train_pose=false``, unfreeze from this epoch on (full fine-tuning).
+        pose_warmup_epochs: for the first N epochs of training the action losses stop at the pose network's outputs
+            (no gradient into it): the pose network learns from the pose losses alone (the multitask pose batches,
+            the clips' own poses) while the action part learns on its outputs; from epoch N everything trains on
+            every loss. For a pose network trained from scratch together with the action part (``synthetic_*``):
+            the action losses, 9 heads' cross-entropies summed, otherwise dominate its gradient while its joints
+            are still meaningless. 0 (default): off, as deephar.
         head_weights: loss weight per head (``pose``/``appearance`` apply to every block of the branch). deephar:
             1 on the 4 + 4 blocks and the fused head; the fork also put 1 on ``pose_fused``/``appearance_fused``.
         pose_loss_weight: weight of the pose loss on pose-labelled batches (multitask training).
@@ -302,6 +308,7 @@ class ActionModule(ClipActionModule):
         pose_ckpt: str | None = None,
         train_pose: bool = True,
         unfreeze_pose_at_epoch: int | None = None,
+        pose_warmup_epochs: int = 0,
         head_weights: dict | None = None,
         pose_loss_weight: float = 1.0,
         channels_last: bool = False,
@@ -314,6 +321,8 @@ class ActionModule(ClipActionModule):
         super().__init__()
         if frozen_pose_bn not in FROZEN_POSE_BN:
             raise ValueError(f"model.frozen_pose_bn must be one of {FROZEN_POSE_BN}, got {frozen_pose_bn!r}")
+        if pose_warmup_epochs < 0:
+            raise ValueError(f"model.pose_warmup_epochs must be >= 0, got {pose_warmup_epochs}")
         hp = {k: plain(v) for k, v in locals().items() if k not in ("self", "__class__")}
         self.save_hyperparameters(hp)
         self.init_heads(classes, head_weights, hp["action_net"].get("num_blocks", 4), fusion, short_videos)
@@ -382,6 +391,17 @@ class ActionModule(ClipActionModule):
         at = self.hparams.unfreeze_pose_at_epoch
         if not self.pose_trainable and at is not None and self.current_epoch >= at:
             self.set_pose_trainable(True)
+        warmup = self.hparams.get("pose_warmup_epochs", 0)
+        if warmup and self.current_epoch in (0, warmup):
+            rank_zero_info(f"epoch {self.current_epoch}: the action losses " + (
+                f"train the action part only until epoch {warmup} (model.pose_warmup_epochs)"
+                if self.current_epoch < warmup else "reach the pose network from now on"))
+
+    def pose_warming_up(self) -> bool:
+        """True in training steps of the first ``pose_warmup_epochs`` epochs: action gradients stop at the pose
+        network's outputs."""
+        warmup = self.hparams.get("pose_warmup_epochs", 0)
+        return bool(warmup) and self.training and self._trainer is not None and self.current_epoch < warmup
 
     # -- forward ---------------------------------------------------------------------------------------------
     def _pose_input(self, images: torch.Tensor) -> torch.Tensor:
@@ -397,6 +417,8 @@ class ActionModule(ClipActionModule):
         pose = self.pose_net(self._pose_input(frames.flatten(0, 1)))
         y, p, hs_prob = pose_inputs_from_heatmaps(self.pose_net, pose.heatmaps)
         y, p, hs_prob, features = (v.unflatten(0, (-1, num_frames)) for v in (y, p, hs_prob, pose.features.float()))
+        if self.pose_warming_up():
+            y, p, hs_prob, features = (v.detach() for v in (y, p, hs_prob, features))
         return self.action_net(y, p, hs_prob, features), pose
 
     def action_outputs(self, batch: dict) -> ActionOutput:
