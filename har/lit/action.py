@@ -393,9 +393,9 @@ class ActionModule(ClipActionModule):
             self.set_pose_trainable(True)
         warmup = self.hparams.get("pose_warmup_epochs", 0)
         if warmup and self.current_epoch in (0, warmup):
-            rank_zero_info(f"epoch {self.current_epoch}: the action losses " + (
-                f"train the action part only until epoch {warmup} (model.pose_warmup_epochs)"
-                if self.current_epoch < warmup else "reach the pose network from now on"))
+            state = (f"train the action part only until epoch {warmup} (model.pose_warmup_epochs)"
+                     if self.current_epoch < warmup else "reach the pose network from now on")  # fmt: skip
+            rank_zero_info(f"epoch {self.current_epoch}: the action losses {state}")
 
     def pose_warming_up(self) -> bool:
         """True in training steps of the first ``pose_warmup_epochs`` epochs: action gradients stop at the pose

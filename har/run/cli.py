@@ -106,6 +106,30 @@ def run_main(main: Callable[[], object], continue_config: tuple[Path, str] | Non
     main()
 
 
+def prepare_evaluate(cfg: DictConfig) -> None:
+    """``evaluate.py``'s checks before torch and Lightning load (a mistyped path is reported in ~2 s, not after ~10 s
+    of imports): ``ckpt_path`` given and resolved (a file, a run folder, or ``last``: the newest training run of the
+    experiment; ``cfg.ckpt_path`` becomes the file), the runtime. UserErrors. The checkpoint's contents (its kind,
+    whether it loads) are checked by :func:`har.run.pipeline.evaluate`."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from har.run.checks import check_runtime
+    from har.run.resume import resolve_checkpoint
+
+    if not cfg.get("ckpt_path"):
+        raise UserError("evaluate.py needs a checkpoint", "ckpt_path=PATH (a checkpoint written by train.py or a "
+                        "converter), a run folder, or `last` (the newest training run of this experiment)",
+                        "evaluate.py ckpt_path=last experiment=NAME", "Training and evaluating")  # fmt: skip
+    check_runtime(cfg, "evaluate.py")
+    hydra = HydraConfig.get() if HydraConfig.initialized() else None
+    experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
+    ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, Path(cfg.paths.log_dir) / "train" / "runs", None, experiment)
+    if str(cfg.ckpt_path) != str(ckpt):
+        with open_dict(cfg):
+            cfg.ckpt_path = str(ckpt)
+
+
 def prepare_predict(cfg: DictConfig) -> None:
     """``predict.py``'s checks before anything is loaded: ``ckpt_path`` resolved as ``evaluate.py`` does (a file, a
     run folder, or ``last``: the newest training run's ``last.ckpt``), ``input`` and ``boxes`` exist. UserErrors."""
