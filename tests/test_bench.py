@@ -123,6 +123,7 @@ def _check_inference(result: dict, stdout: str, variants: tuple[str, ...]) -> No
     assert "onnxruntime" in stdout and "eager_channels_last" in stdout
 
 
+@pytest.mark.slow  # a bench smoke run (10-25 s): make test-all
 def test_inference_quick():
     """Batch 1 and 16: eager (NCHW and channels_last) and onnxruntime (on the file export_pose_onnx writes),
     frames/s and FLOP figures; the compile variant left out (its own slow test below). (One model: --quick shrinks
@@ -249,6 +250,7 @@ def test_print_table_aligns_columns(capsys):
     assert lines == ["model    ms", "------  ---", "a       1.5", "longer    -"]
 
 
+@pytest.mark.slow  # a bench smoke run (10-25 s): make test-all
 def test_action_features_times_the_three_epochs_on_the_same_clips():
     """bench/action_features.py: the full model (pose frozen / trained) and the head on saved features, one epoch each
     over the same train clips, plus the extraction, as a table and a JSON line."""
@@ -268,6 +270,7 @@ def test_action_features_times_the_three_epochs_on_the_same_clips():
     assert "head on saved features" in stdout and "paid back after" in stdout
 
 
+@pytest.mark.slow  # a bench smoke run (10-25 s): make test-all
 def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips():
     result, stdout = bench("clip_pipeline", "--clips-per-class", "1", "--rounds", "1")
     assert result["benchmark"] == "clip_pipeline" and result["frames_per_clip"] == 8
@@ -283,6 +286,7 @@ def test_clip_pipeline_times_region_and_whole_frame_decoding_of_the_same_clips()
     assert all(isinstance(v, float) and v >= 0 for v in faults.values())
 
 
+@pytest.mark.slow  # a bench smoke run (10-25 s): make test-all
 def test_epoch_profile_splits_one_epoch_into_its_parts(tiny_coco):
     """bench/epoch_profile.py on the tiny set: every part timed, the parts add up to the fit, the step counts match."""
     result, stdout = bench("epoch_profile", "--quick", f"data.root={tiny_coco}", "data.synthetic.num_train=24",

@@ -193,6 +193,7 @@ def test_datamodule_writes_the_data_report_and_one_summary_line(tmp_path, caplog
     assert sum(report["removed"].values()) >= 4 and report["index_cache"]
 
 
+@pytest.mark.slow  # a bench smoke run (~10 s): make test-all
 def test_benchmark_quick_run_prints_its_figures_last(capsys):
     from bench.coco_index import main
 
