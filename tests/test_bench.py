@@ -104,7 +104,13 @@ def test_train_step_quick_compile():
     assert "compile (" in stdout
 
 
-def _check_inference(result: dict, stdout: str, variants: tuple[str, ...]) -> None:
+@pytest.mark.slow  # a bench smoke run (~45 s with its compilations): make test-all
+def test_inference_quick():
+    """Batch 1 and 16: eager, torch.compile and onnxruntime (on the file export_pose_onnx writes), frames/s and
+    FLOP figures. (One model: --quick shrinks both to the same tiny network, and each ONNX export costs ~10 s.)"""
+    result, stdout = bench(
+        "inference", "--quick", "--models", "pose_demo", "--compile-backend", "aot_eager", "--threads", "1"
+    )
     assert result["benchmark"] == "inference" and result["device"] == "cpu"
     positive(result["matmul"], "flop_per_s")
     assert set(result["models"]) == {"pose_demo"}
@@ -113,7 +119,7 @@ def _check_inference(result: dict, stdout: str, variants: tuple[str, ...]) -> No
         assert model["onnx_provider"] == "CPUExecutionProvider"
         assert set(model["batches"]) == {"1", "16"}
         for batch in model["batches"].values():
-            for v in variants:
+            for v in ("eager_channels_last", "eager", "compile", "onnxruntime"):
                 positive(batch["variants"][v], "call_s", "frames_per_s", "flop_per_s", "matmul_fraction",
                          "speedup_vs_eager_channels_last")  # fmt: skip
                 assert len(batch["variants"][v]["runs_s"]) == 3  # medians over 3 rounds
@@ -121,25 +127,6 @@ def _check_inference(result: dict, stdout: str, variants: tuple[str, ...]) -> No
     # FLOPs per frame: one forward of the network, as counted independently here.
     assert result["models"]["pose_demo"]["flops_per_frame"] == quick_pose_forward_flops("synthetic_pose")
     assert "onnxruntime" in stdout and "eager_channels_last" in stdout
-
-
-@pytest.mark.slow  # a bench smoke run (10-25 s): make test-all
-def test_inference_quick():
-    """Batch 1 and 16: eager (NCHW and channels_last) and onnxruntime (on the file export_pose_onnx writes),
-    frames/s and FLOP figures; the compile variant left out (its own slow test below). (One model: --quick shrinks
-    both to the same tiny network, and each ONNX export costs ~10 s.)"""
-    result, stdout = bench("inference", "--quick", "--models", "pose_demo", "--skip-compile", "--threads", "1")
-    _check_inference(result, stdout, ("eager_channels_last", "eager", "onnxruntime"))
-    for batch in result["models"]["pose_demo"]["batches"].values():
-        assert batch["variants"]["compile"] == {"status": "skipped", "reason": "--skip-compile"}
-
-
-@pytest.mark.slow  # the torch.compile variant adds ~20 s (a compilation per batch size)
-def test_inference_quick_compile():
-    result, stdout = bench(
-        "inference", "--quick", "--models", "pose_demo", "--compile-backend", "aot_eager", "--threads", "1"
-    )
-    _check_inference(result, stdout, ("eager_channels_last", "eager", "compile", "onnxruntime"))
 
 
 @pytest.mark.slow

@@ -106,11 +106,12 @@ def run_main(main: Callable[[], object], continue_config: tuple[Path, str] | Non
     main()
 
 
-def prepare_evaluate(cfg: DictConfig) -> None:
+def prepare_evaluate(cfg: DictConfig) -> tuple[Path, str | None]:
     """``evaluate.py``'s checks before torch and Lightning load (a mistyped path is reported in ~2 s, not after ~10 s
     of imports): ``ckpt_path`` given and resolved (a file, a run folder, or ``last``: the newest training run of the
-    experiment; ``cfg.ckpt_path`` becomes the file), the runtime. UserErrors. The checkpoint's contents (its kind,
-    whether it loads) are checked by :func:`har.run.pipeline.evaluate`."""
+    experiment; ``cfg.ckpt_path`` becomes the file), the runtime. UserErrors. Returns the checkpoint and the
+    experiment's name (None outside Hydra). The checkpoint's contents (its kind, whether it loads) are checked by
+    :func:`har.run.pipeline.evaluate`, which calls this too (for callers other than evaluate.py)."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
@@ -128,6 +129,7 @@ def prepare_evaluate(cfg: DictConfig) -> None:
     if str(cfg.ckpt_path) != str(ckpt):
         with open_dict(cfg):
             cfg.ckpt_path = str(ckpt)
+    return ckpt, experiment
 
 
 def prepare_predict(cfg: DictConfig) -> None:

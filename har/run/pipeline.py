@@ -19,11 +19,10 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from har.checkpoints import read_checkpoint, require_kind
-from har.errors import UserError
 from har.lit.common import use_onnx_runtime
 from har.run.checkpoint_io import AtomicCheckpointIO
-from har.run.checks import check_run_config, check_runtime, warn_missing_pose_checkpoint
-from har.run.cli import is_global_rank_zero
+from har.run.checks import check_run_config, warn_missing_pose_checkpoint
+from har.run.cli import is_global_rank_zero, prepare_evaluate
 from har.run.launch import compile_model, prepare_config
 from har.run.lock import hold_run_folder
 from har.run.quiet import quiet_lightning
@@ -184,16 +183,8 @@ def _train(cfg: DictConfig) -> dict[str, float]:
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test a checkpoint (a file, a run folder's ``last.ckpt``, or ``last``: the newest training run of the
     experiment) on the configured data; write ``metrics.json`` and ``predictions.json``."""
-    if not cfg.get("ckpt_path"):
-        raise UserError("evaluate.py needs a checkpoint", "ckpt_path=PATH (a checkpoint written by train.py or a "
-                        "converter), a run folder, or `last` (the newest training run of this experiment)",
-                        "evaluate.py ckpt_path=last experiment=NAME", "Training and evaluating")  # fmt: skip
+    ckpt, experiment = prepare_evaluate(cfg)  # ckpt_path given and resolved, the runtime (evaluate.py: done already)
     check_run_config(cfg)
-    check_runtime(cfg, "evaluate.py")
-    hydra = HydraConfig.get() if HydraConfig.initialized() else None
-    experiment = hydra.runtime.choices.get("experiment") if hydra is not None else None
-    train_runs = Path(cfg.paths.log_dir) / "train" / "runs"
-    ckpt = resolve_checkpoint(str(cfg.ckpt_path), None, train_runs, None, experiment)
     module_cls = get_class(cfg.model._target_)
     tool = f"evaluate.py with experiment={experiment}" if experiment else f"evaluate.py ({module_cls.__name__})"
     require_kind(read_checkpoint(ckpt, mmap=True), ckpt, (module_cls.checkpoint_kind,), tool)
