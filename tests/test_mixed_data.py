@@ -146,3 +146,6 @@ def test_data_configs_instantiate(name, eval_sets, layout, tmp_path):
     assert tuple(cfg.data.input_size) == ((128, 128) if name.startswith("synthetic") else (256, 256))
     if name == "mpii_h36m":
         assert dm.counts == [14, 14]  # deephar's TPAMI mix
+    parts = list(dm.members.values()) if hasattr(dm, "members") else [dm]
+    for part in parts:  # the synthetic people's colours are their only left/right cue (tests/test_person3d.py)
+        assert part.augment.flip_prob == (0.0 if name.startswith("synthetic") else 0.5), name

@@ -89,3 +89,23 @@ def test_format_tables_pick_the_joints_their_names_say():
     for kinect_name, name in kinect.items():
         assert JOINTS[KINECT_FROM_CANONICAL[KINECT_JOINTS.index(kinect_name)]] == name
     assert len(H36M_FROM_CANONICAL) == 32 and len(KINECT_FROM_CANONICAL) == 25
+
+
+def test_colour_is_the_only_left_right_cue_so_a_mirror_contradicts_it():
+    """Left limbs are warm and right ones cool from the front and from behind, and the head (no face) looks the same
+    both ways: the colours are the only way to tell the sides, which is why the synthetic 3D datasets' configs turn
+    the flip augmentation off (a mirrored crop shows warm limbs labelled right)."""
+    body = forward_kinematics(Pose3D(arm_raise=(0, 0), elbow=(0, 0), hip_abduct=(0, 0), knee=(0, 0)))
+    heads = []
+    for yaw in (0.0, 180.0):  # facing the camera, then its back to it
+        world = place(body, (0.0, 0.0, standing_height(body)), yaw)
+        cam = ring_camera(90.0, (200, 200), fov_deg=30.0)  # in front of a person facing +y
+        image = np.zeros((200, 200, 3), np.uint8)
+        uvd = draw_person3d(image, world, cam)
+        for side, warm in (("l", True), ("r", False)):
+            u, v = np.round((uvd[J[f"{side}_shoulder"], :2] + uvd[J[f"{side}_elbow"], :2]) / 2).astype(int)
+            r, _, b = image[v, u].astype(int)
+            assert (r > b + 60) if warm else (b > r + 60), (yaw, side, image[v, u])
+        u, v = np.round(uvd[J["head"], :2]).astype(int)
+        heads.append(image[v - 2 : v + 3, u - 2 : u + 3].reshape(-1, 3).astype(int))
+    assert np.abs(heads[0].mean(0) - heads[1].mean(0)).max() < 8  # no face: front and back heads alike
