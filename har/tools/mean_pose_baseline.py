@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -74,6 +75,7 @@ def compose(overrides: list[str]):
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
+    os.environ.setdefault("HAR_ROOT", str(CONF_DIR.parent))  # conf/paths reads it (train.py sets it the same way)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose(config_name="train", overrides=overrides, return_hydra_config=True)
