@@ -54,7 +54,7 @@ def skeleton_3d_figure(
     dpi = 100
     fig = Figure(figsize=(size_px / dpi, size_px / dpi), dpi=dpi)
     ax = fig.add_subplot(projection="3d")
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=0.92 if title else 1)
+    fig.subplots_adjust(left=0, right=0.95, bottom=0, top=0.92 if title else 1)  # right: room for the "up" label
     pred = np.asarray(prediction, dtype=float)
     if truth is not None:
         valid = np.ones(len(truth), bool) if truth_valid is None else np.asarray(truth_valid, bool)
