@@ -171,6 +171,15 @@ def test_left_and_right_limbs_have_clearly_different_colours():
         assert np.linalg.norm(_bgr(f"l_{part}") - _bgr(f"r_{part}")) > 150, part
 
 
+@pytest.mark.parametrize(("data", "flip_prob"), [("synthetic_coco", 0.0), ("coco", 0.5)])
+def test_the_synthetic_people_train_unmirrored(data, flip_prob, tmp_path):
+    """Their side colours (above) are the only left/right cue of a person seen from behind (no face), and a mirrored
+    crop contradicts them: conf/data/synthetic_coco.yaml turns the flip off; real COCO keeps it."""
+    from tests.test_configs import compose_config
+
+    assert compose_config("train", [f"data={data}"], tmp_path).data.augment.flip_prob == flip_prob
+
+
 def test_ensure_reuses_a_matching_dataset_without_rewriting_it(small, caplog):
     mtimes = {p: p.stat().st_mtime_ns for p in small.rglob("*")}
     with caplog.at_level(logging.INFO, logger=sc.__name__):
